@@ -1,0 +1,60 @@
+"""The FastAPI app: `backend.api.main:app`. Mounted into Reflex under /api, or served alone by uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from backend.api.errors import install_error_handlers
+from backend.api.routes import auth, board, health, projects
+from backend.config import get_settings
+from backend.events.runtime import build_relay
+from backend.logging import configure_logging
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Standalone (uvicorn) mode runs the outbox relay itself, so events flow without Reflex too."""
+    settings = get_settings()
+    configure_logging()
+    relay_task = asyncio.create_task(build_relay(settings).run()) if settings.run_outbox_relay else None
+    try:
+        yield
+    finally:
+        if relay_task is not None:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Agorax API",
+        version="0.1.0",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api")
+    for module in (auth, projects, board, health):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app
+
+
+app = create_app()

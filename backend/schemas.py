@@ -1,0 +1,264 @@
+"""Public data shapes, named as families: XCreate (input), XUpdate (partial input), XPublic (output)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from backend.db.models import Role
+from backend.security import PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS
+
+TITLE_MAX = 500
+DESCRIPTION_MAX = 20_000
+COMMENT_MAX = 10_000
+LABEL_MAX = 50
+LABELS_MAX = 20
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refusing it here keeps it a 422 rather than a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    return value
+
+
+def _password_rules(value: str) -> str:
+    if len(value.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise ValueError(f"must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8")
+    return _no_nul(value)
+
+
+def _distinct_labels(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        seen.setdefault(value, None)
+    return list(seen)
+
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
+    AfterValidator(_no_nul),
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(_no_nul)]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=LABEL_MAX), AfterValidator(_no_nul)
+]
+Labels = Annotated[list[Label], Field(max_length=LABELS_MAX), AfterValidator(_distinct_labels)]
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$"),
+]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN_CHARS), AfterValidator(_password_rules)]
+Priority = Annotated[int, Field(ge=1, le=5)]
+Position = Annotated[int, Field(ge=0, le=1_000_000)]
+Version = Annotated[int, Field(ge=1)]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class PublicSchema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# Users and tokens
+
+
+class UserCreate(Schema):
+    username: Username
+    email: EmailStr
+    password: Password
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class UserPublic(PublicSchema):
+    id: int
+    username: str
+    email: str
+    display_name: str
+    created_at: datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+# Projects and members
+
+
+class ProjectCreate(Schema):
+    name: Name
+    description: Description = ""
+
+
+class ProjectUpdate(Schema):
+    name: Name | None = None
+    description: Description | None = None
+
+
+class ProjectPublic(PublicSchema):
+    id: int
+    name: str
+    description: str
+    role: Role
+    event_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MemberCreate(Schema):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    role: Role = Role.editor
+
+
+class MemberUpdate(Schema):
+    role: Role
+
+
+class MemberPublic(PublicSchema):
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+
+
+# Columns
+
+
+class ColumnCreate(Schema):
+    name: Name
+    position: Position | None = None
+    is_done: bool = False
+
+
+class ColumnUpdate(Schema):
+    name: Name | None = None
+    position: Position | None = None
+    is_done: bool | None = None
+
+
+class ColumnPublic(PublicSchema):
+    id: int
+    project_id: int
+    name: str
+    position: int
+    is_done: bool
+
+
+# Tasks
+
+
+class TaskCreate(Schema):
+    title: Title
+    description: Description = ""
+    column_id: int | None = Field(default=None, ge=1, description="Defaults to the project's first column.")
+    position: Position | None = Field(default=None, description="0-based index; defaults to the end.")
+    priority: Priority | None = None
+    due_at: datetime | None = None
+    assignee_id: int | None = Field(default=None, ge=1)
+    labels: Labels = []
+
+
+class TaskUpdate(Schema):
+    title: Title | None = None
+    description: Description | None = None
+    priority: Priority | None = None
+    due_at: datetime | None = None
+    assignee_id: int | None = Field(default=None, ge=1)
+    labels: Labels | None = None
+    archived: bool | None = None
+
+
+class TaskMove(Schema):
+    column_id: int = Field(ge=1)
+    position: Position | None = Field(default=None, description="0-based index; defaults to the end.")
+
+
+class TaskPublic(PublicSchema):
+    id: int
+    project_id: int
+    column_id: int
+    title: str
+    description: str
+    priority: int | None
+    due_at: datetime | None
+    assignee_id: int | None
+    labels: list[str]
+    position: int
+    version: int
+    archived: bool
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskFilters(Schema):
+    column_id: int | None = Field(default=None, ge=1)
+    assignee_id: int | None = Field(default=None, ge=1)
+    label: Label | None = None
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    include_archived: bool = False
+
+
+# Comments
+
+
+class CommentCreate(Schema):
+    body: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX),
+        AfterValidator(_no_nul),
+    ]
+
+
+class CommentPublic(PublicSchema):
+    id: int
+    task_id: int
+    author_id: int | None
+    body: str
+    created_at: datetime
+
+
+# Events
+
+
+EventType = Literal[
+    "project.updated",
+    "project.deleted",
+    "column.created",
+    "column.updated",
+    "column.deleted",
+    "task.created",
+    "task.updated",
+    "task.moved",
+    "task.deleted",
+    "comment.created",
+    "member.added",
+    "member.role_changed",
+    "member.removed",
+]
+
+
+class EventEnvelope(BaseModel):
+    id: str
+    type: EventType
+    project_id: int
+    seq: int
+    actor_id: int | None
+    occurred_at: str
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    events: list[EventEnvelope]
+    last_seq: int = Field(description="The project's newest seq at the time of the answer.")
+    complete: bool = Field(description="False when events after `after` are gone (past retention): reload.")

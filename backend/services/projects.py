@@ -1,0 +1,95 @@
+"""Projects: list, create, rename, delete."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Column, Project, ProjectMember, Role
+from backend.events.outbox import record_event
+from backend.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
+from backend.services.access import lock_project, require_role
+
+DEFAULT_COLUMNS = (("To do", False), ("In progress", False), ("Done", True))
+
+
+def project_public(project: Project, *, role: Role | None) -> ProjectPublic:
+    return ProjectPublic(
+        id=project.id,
+        name=project.name,
+        description=project.description,
+        role=role,
+        event_seq=project.event_seq,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )
+
+
+def list_projects(session: Session, *, user_id: int) -> list[ProjectPublic]:
+    rows = session.execute(
+        select(Project, ProjectMember.role)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.user_id == user_id)
+        .order_by(Project.name, Project.id)
+    ).all()
+    return [project_public(project, role=role) for project, role in rows]
+
+
+def get_project(session: Session, *, user_id: int, project_id: int) -> ProjectPublic:
+    member = require_role(session, project_id=project_id, user_id=user_id, minimum=Role.viewer)
+    project = session.get_one(Project, project_id)
+    return project_public(project, role=member.role)
+
+
+def create_project(
+    session: Session, *, user_id: int, data: ProjectCreate, with_default_columns: bool = True
+) -> ProjectPublic:
+    """The creator becomes the owner. A new board starts with To do / In progress / Done, as users expect;
+    nobody can be watching a project that did not exist, so creation emits no event."""
+    project = Project(name=data.name, description=data.description)
+    session.add(project)
+    session.flush()
+    session.add(ProjectMember(project_id=project.id, user_id=user_id, role=Role.owner))
+    if with_default_columns:
+        for position, (name, is_done) in enumerate(DEFAULT_COLUMNS):
+            session.add(Column(project_id=project.id, name=name, position=position, is_done=is_done))
+    session.commit()
+    session.refresh(project)
+    return project_public(project, role=Role.owner)
+
+
+def update_project(session: Session, *, user_id: int, project_id: int, data: ProjectUpdate) -> ProjectPublic:
+    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
+    project = lock_project(session, project_id=project_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    for field, value in changes.items():
+        setattr(project, field, value)
+    if changes:
+        session.flush()
+        session.refresh(project)
+        record_event(
+            session,
+            project_id=project_id,
+            type="project.updated",
+            actor_id=user_id,
+            data=project_public(project, role=None),
+        )
+    session.commit()
+    session.refresh(project)
+    return project_public(project, role=Role.owner)
+
+
+def delete_project(session: Session, *, user_id: int, project_id: int) -> None:
+    """Deletes the project and, through ON DELETE CASCADE, its members, columns, tasks and comments.
+    The outbox has no foreign key to projects, so `project.deleted` survives to tell every viewer."""
+    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
+    project = lock_project(session, project_id=project_id)
+    record_event(
+        session,
+        project_id=project_id,
+        type="project.deleted",
+        actor_id=user_id,
+        data={"id": project_id, "name": project.name},
+    )
+    session.delete(project)
+    session.commit()
