@@ -14,7 +14,14 @@ from backend.services.errors import Conflict, InvalidCredentials
 
 
 def find_user_by_username(session: Session, *, username: str) -> User | None:
+    if "\x00" in username:  # no username holds NUL, and PostgreSQL refuses it in a query (sign-in form)
+        return None
     return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+def get_user(session: Session, *, user_id: int) -> UserPublic | None:
+    user = session.get(User, user_id)
+    return None if user is None else UserPublic.model_validate(user)
 
 
 def register_user(session: Session, *, data: UserCreate) -> UserPublic:

@@ -1,0 +1,181 @@
+"""A project's board: columns of cards, live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from agorax_app.components import top_bar
+from agorax_app.state.board import BoardState, CardView, ColumnView
+
+
+def _move_menu(card: CardView, column: ColumnView) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder="Move to…", variant="ghost", custom_attrs={"aria-label": "Move card"}),
+        rx.select.content(
+            rx.foreach(
+                BoardState.columns,
+                lambda target: rx.select.item(target.name, value=target.id.to_string()),
+            )
+        ),
+        value=column.id.to_string(),
+        on_change=lambda value: BoardState.move_card(card.id, value),
+        size="1",
+    )
+
+
+def _card_title(card: CardView) -> rx.Component:
+    return rx.cond(
+        BoardState.editing_id == card.id,
+        rx.input(
+            value=BoardState.edit_text,
+            on_change=BoardState.set_edit_text,
+            on_blur=BoardState.save_edit,
+            on_key_down=lambda key: rx.cond(
+                key == "Enter",
+                BoardState.save_edit(),
+                rx.cond(key == "Escape", BoardState.cancel_edit(), rx.noop()),
+            ),
+            auto_focus=True,
+            size="2",
+            width="100%",
+            custom_attrs={"aria-label": "Card title"},
+        ),
+        rx.text(
+            card.title,
+            size="2",
+            weight="medium",
+            on_double_click=BoardState.start_edit(card.id, card.title),
+            class_name="card-title",
+            style={"word_break": "break-word"},
+        ),
+    )
+
+
+def _card(card: CardView, column: ColumnView) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            _card_title(card),
+            rx.hstack(
+                rx.foreach(card.labels, lambda label: rx.badge(label, variant="soft", size="1")),
+                rx.cond(
+                    card.due != "", rx.badge(rx.icon("calendar", size=12), card.due, color_scheme="orange")
+                ),
+                rx.cond(card.priority > 0, rx.badge("!", card.priority, color_scheme="red")),
+                wrap="wrap",
+                spacing="1",
+            ),
+            rx.cond(
+                BoardState.can_edit,
+                rx.hstack(
+                    _move_menu(card, column),
+                    rx.spacer(),
+                    rx.icon_button(
+                        rx.icon("pencil", size=14),
+                        on_click=BoardState.start_edit(card.id, card.title),
+                        variant="ghost",
+                        size="1",
+                        custom_attrs={"aria-label": "Edit title"},
+                    ),
+                    rx.icon_button(
+                        rx.icon("trash-2", size=14),
+                        on_click=BoardState.delete_card(card.id),
+                        variant="ghost",
+                        color_scheme="red",
+                        size="1",
+                        custom_attrs={"aria-label": "Delete card"},
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        key=card.id,  # React keeps a moved card's identity instead of re-rendering by index
+        id="card-" + card.id.to_string(),
+        custom_attrs={"data-card-title": card.title},
+    )
+
+
+def _add_card_form(column: ColumnView) -> rx.Component:
+    return rx.form(
+        rx.input(
+            name="title",
+            placeholder="Add a card…",
+            size="2",
+            width="100%",
+            max_length=500,
+            custom_attrs={"aria-label": "New card title"},
+        ),
+        on_submit=lambda form: BoardState.add_card(column.id, form),
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def _column(column: ColumnView) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(column.name, size="3"),
+            rx.badge(column.cards.length(), variant="surface", radius="full"),
+            rx.cond(column.is_done, rx.icon("circle-check", size=16, color="var(--green-9)")),
+            align="center",
+            spacing="2",
+        ),
+        rx.foreach(column.cards, lambda card: _card(card, column)),
+        rx.cond(BoardState.can_edit, _add_card_form(column)),
+        width="280px",
+        min_width="280px",
+        padding="12px",
+        spacing="2",
+        background="var(--gray-3)",
+        border_radius="10px",
+        align_self="flex-start",
+        key=column.id,
+        custom_attrs={"data-column-name": column.name},
+        id="column-" + column.id.to_string(),
+    )
+
+
+def _closed_notice() -> rx.Component:
+    return rx.center(
+        rx.callout(
+            rx.vstack(
+                rx.text(BoardState.closed_reason, weight="bold"),
+                rx.link("Back to your projects", href="/"),
+            ),
+            icon="info",
+            color_scheme="amber",
+            id="board-closed",
+        ),
+        padding="48px",
+    )
+
+
+def board_page() -> rx.Component:
+    return rx.box(
+        top_bar(
+            rx.text("/", color_scheme="gray"),
+            rx.heading(BoardState.board_name, size="4", id="board-name"),
+            rx.cond(BoardState.role != "", rx.badge(BoardState.role, variant="soft", id="board-role")),
+            rx.cond(
+                (BoardState.role == "viewer") & (BoardState.closed_reason == ""),
+                rx.text("read-only", size="1", color_scheme="gray"),
+            ),
+        ),
+        rx.cond(
+            BoardState.closed_reason != "",
+            _closed_notice(),
+            rx.box(
+                rx.cond(
+                    BoardState.board_id.to_string() == BoardState.project_id,
+                    rx.el.span(id="board-ready", display="none"),
+                ),
+                rx.hstack(rx.foreach(BoardState.columns, _column), spacing="4", align="start"),
+                overflow_x="auto",
+                padding="20px",
+                min_height="calc(100vh - 60px)",
+            ),
+        ),
+    )

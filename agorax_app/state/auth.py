@@ -1,0 +1,106 @@
+"""Signing up, in and out. The access token lives in the browser's localStorage, so a websocket reconnect,
+a new tab or a restarted backend keeps the user signed in."""
+
+from __future__ import annotations
+
+import reflex as rx
+from pydantic import ValidationError
+
+from agorax_app.backend_calls import call_service
+from backend.config import get_settings
+from backend.schemas import UserCreate
+from backend.security import decode_access_token
+from backend.services import users
+from backend.services.errors import DomainError
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+class AuthState(rx.State):
+    access_token: str = rx.LocalStorage("", name="agorax_token", sync=True)
+    username: str = ""
+    display_name: str = ""
+    auth_error: str = ""
+    busy: bool = False
+
+    def current_user_id(self) -> int | None:
+        """The signed-in user's id, from the token in the browser (checked on every call)."""
+        if not self.access_token:
+            return None
+        return decode_access_token(self.access_token, settings=get_settings())
+
+    @rx.event
+    async def require_sign_in(self):
+        """on_load of every signed-in page: go to the sign-in page unless the token still verifies."""
+        user_id = self.current_user_id()
+        user = await call_service(users.get_user, user_id=user_id) if user_id is not None else None
+        if user is None:
+            self.access_token = ""
+            return rx.redirect("/login")
+        self.username, self.display_name = user.username, user.display_name
+        return None
+
+    @rx.event
+    async def redirect_if_signed_in(self):
+        if self.current_user_id() is not None:
+            return rx.redirect("/")
+        return None
+
+    async def _issue_token(self, *, username: str, password: str) -> bool:
+        try:
+            token = await call_service(
+                users.issue_token, username=username, password=password, settings=get_settings()
+            )
+        except DomainError as exc:
+            self.auth_error = exc.detail
+            return False
+        self.access_token = token.access_token
+        return True
+
+    @rx.event
+    async def sign_in(self, form: dict[str, str]):
+        self.auth_error = ""
+        self.busy = True
+        yield
+        signed_in = await self._issue_token(
+            username=form.get("username", ""), password=form.get("password", "")
+        )
+        self.busy = False
+        if signed_in:
+            yield rx.redirect("/")
+
+    @rx.event
+    async def sign_up(self, form: dict[str, str]):
+        self.auth_error = ""
+        try:
+            data = UserCreate(
+                username=form.get("username", ""),
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                display_name=form.get("display_name") or None,
+            )
+        except ValidationError as exc:
+            self.auth_error = _first_error(exc)
+            return
+        self.busy = True
+        yield
+        try:
+            await call_service(users.register_user, data=data)
+        except DomainError as exc:
+            self.auth_error = exc.detail
+            self.busy = False
+            return
+        signed_in = await self._issue_token(username=data.username, password=data.password)
+        self.busy = False
+        if signed_in:
+            yield rx.redirect("/")
+
+    @rx.event
+    def sign_out(self):
+        self.access_token = ""
+        self.username = ""
+        return rx.redirect("/login")

@@ -1,0 +1,343 @@
+"""One open board: loaded from a consistent snapshot, then kept live by events pushed from the fan-out.
+
+A user's own change is shown at once (optimistic), written through the service layer, and rolled back
+with a visible message if the write is refused. The canonical copy is the backend-only `_model`;
+`columns` is the small view the browser renders.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+import structlog
+from pydantic import ValidationError
+
+from agorax_app import fanout
+from agorax_app.backend_calls import call_service
+from agorax_app.board_model import BoardModel, ColumnItem, Outcome, TaskItem
+from agorax_app.state.auth import AuthState
+from backend.schemas import TaskCreate, TaskMove, TaskPublic, TaskUpdate
+from backend.services import events, tasks
+from backend.services.board import BoardSnapshot, board_snapshot
+from backend.services.errors import DomainError, NotFound
+
+log = structlog.get_logger(__name__)
+
+WRITE_ROLES = ("owner", "editor")
+
+
+@dataclass
+class CardView:
+    id: int
+    title: str
+    labels: list[str]
+    due: str
+    priority: int
+
+
+@dataclass
+class ColumnView:
+    id: int
+    name: str
+    is_done: bool
+    cards: list[CardView]
+
+
+def _due_label(due_at: str | None) -> str:
+    if not due_at:
+        return ""
+    return datetime.fromisoformat(due_at).strftime("%d %b %Y")
+
+
+def _model_from(snapshot: BoardSnapshot, *, user_id: int) -> BoardModel:
+    return BoardModel(
+        project_id=snapshot.project.id,
+        project_name=snapshot.project.name,
+        user_id=user_id,
+        role=snapshot.project.role.value if snapshot.project.role else "viewer",
+        last_seq=snapshot.seq,
+        columns={
+            c.id: ColumnItem(id=c.id, name=c.name, position=c.position, is_done=c.is_done)
+            for c in snapshot.columns
+        },
+        tasks={t.id: TaskItem.from_public(t.model_dump(mode="json")) for t in snapshot.tasks},
+    )
+
+
+def _refusal(exc: Exception) -> str:
+    if isinstance(exc, DomainError):
+        return exc.detail
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+    return "The server could not save that change"
+
+
+class BoardState(AuthState):
+    board_id: int = 0
+    board_name: str = ""
+    role: str = ""
+    columns: list[ColumnView] = []
+    closed_reason: str = ""
+    editing_id: int = 0
+    edit_text: str = ""
+
+    _model: BoardModel | None = None
+    _next_temp_id: int = -1
+
+    @rx.var
+    def can_edit(self) -> bool:
+        return self.role in WRITE_ROLES
+
+    # Loading and rendering
+
+    def _render(self) -> None:
+        model = self._model
+        if model is None:
+            self.columns = []
+            return
+        self.board_name = model.project_name
+        self.role = model.role
+        self.columns = [
+            ColumnView(
+                id=column.id,
+                name=column.name,
+                is_done=column.is_done,
+                cards=[
+                    CardView(
+                        id=task.id,
+                        title=task.title,
+                        labels=list(task.labels),
+                        due=_due_label(task.due_at),
+                        priority=task.priority or 0,
+                    )
+                    for task in model.visible_tasks(column.id)
+                ],
+            )
+            for column in model.ordered_columns()
+        ]
+
+    async def _reload(self, user_id: int) -> None:
+        snapshot = await call_service(board_snapshot, user_id=user_id, project_id=self.board_id)
+        self._model = _model_from(snapshot, user_id=user_id)
+        self._render()
+
+    def _close(self, reason: str) -> None:
+        fanout.unwatch(self.router.session.client_token)
+        self._model = None
+        self.closed_reason = reason
+        self.columns = []
+
+    @rx.event
+    async def load_board(self):
+        user_id = self.current_user_id()
+        if user_id is None:
+            return rx.redirect("/login")
+        raw_id = str(self.project_id)  # the [project_id] route argument
+        self.closed_reason = ""
+        self.editing_id = 0
+        if not raw_id.isdigit():
+            self._close("There is no such board")
+            return None
+        self.board_id = int(raw_id)
+        # Watch first: an event committed while the snapshot loads is then either in it or delivered after.
+        fanout.watch(self.router.session.client_token, self.board_id)
+        try:
+            await self._reload(user_id)
+        except NotFound:
+            self._close("This board does not exist, or you are not a member of it")
+        return None
+
+    @rx.event
+    def leave_board(self):
+        fanout.unwatch(self.router.session.client_token)
+        self._model = None
+
+    # Events from the fan-out (called inside app.modify_state, never by the browser)
+
+    async def apply_events(self, envelopes: list[dict[str, Any]]) -> None:
+        model = self._model
+        if model is None:
+            return
+        needs_reload = False
+        for envelope in envelopes:
+            outcome = model.apply(envelope)
+            if outcome is Outcome.GAP:
+                outcome = await self._catch_up(model, until=envelope)
+            if outcome is Outcome.CLOSED:
+                reason = (
+                    "The project was deleted"
+                    if envelope["type"] == "project.deleted"
+                    else ("You were removed from this project")
+                )
+                self._close(reason)
+                return
+            needs_reload = needs_reload or outcome is Outcome.RELOAD
+        if needs_reload:
+            await self._reload(model.user_id)
+        else:
+            self._render()
+
+    async def _catch_up(self, model: BoardModel, *, until: dict[str, Any]) -> Outcome:
+        """Fetch the events missed before `until` from the server's history and apply them in order."""
+        try:
+            page = await call_service(
+                events.list_events, user_id=model.user_id, project_id=model.project_id, after=model.last_seq
+            )
+        except NotFound:
+            return Outcome.CLOSED
+        if not page.complete:
+            return Outcome.RELOAD
+        outcome = Outcome.APPLIED
+        for missed in page.events:
+            step = model.apply(missed.model_dump())
+            if step in (Outcome.CLOSED, Outcome.RELOAD):
+                outcome = step
+        if model.last_seq < until["seq"]:
+            return Outcome.RELOAD
+        return outcome
+
+    # The user's own changes: optimistic, rolled back visibly when refused
+
+    async def _write(self, before: BoardModel, write: Any) -> Any:
+        """Run a write; on refusal restore the board as it was and tell the user why."""
+        try:
+            return await write()
+        except (DomainError, ValidationError) as exc:
+            self._model = before
+            self._render()
+            log.info("board_write_refused", reason=_refusal(exc))
+            raise
+
+    @rx.event
+    async def add_card(self, column_id: int, form: dict[str, Any]):
+        user_id = self.current_user_id()
+        model = self._model
+        title = str(form.get("title", ""))
+        if model is None or user_id is None or not title.strip():
+            return
+        before = copy.deepcopy(model)
+        temp_id, self._next_temp_id = self._next_temp_id, self._next_temp_id - 1
+        model.put_moved(
+            TaskItem(
+                id=temp_id,
+                column_id=column_id,
+                title=title.strip(),
+                position=model.column_size(column_id),
+                version=1,
+            )
+        )
+        self._render()
+        yield
+        try:
+            created: TaskPublic = await call_service(
+                tasks.create_task,
+                user_id=user_id,
+                project_id=model.project_id,
+                data=TaskCreate(title=title, column_id=column_id),
+            )
+        except (DomainError, ValidationError) as exc:
+            self._model = before
+            self._render()
+            yield rx.toast.error(f"Card not added: {_refusal(exc)}", duration=6000)
+            return
+        model.remove_task(temp_id)
+        if created.id not in model.tasks:
+            model.put_moved(TaskItem.from_public(created.model_dump(mode="json")))
+        self._render()
+
+    @rx.event
+    def start_edit(self, card_id: int, title: str):
+        if self.can_edit:
+            self.editing_id = card_id
+            self.edit_text = title
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing_id = 0
+
+    @rx.event
+    def set_edit_text(self, value: str):
+        self.edit_text = value
+
+    @rx.event
+    async def save_edit(self):
+        user_id = self.current_user_id()
+        model = self._model
+        card_id, self.editing_id = self.editing_id, 0
+        task = model.tasks.get(card_id) if model else None
+        if model is None or user_id is None or task is None or self.edit_text == task.title:
+            return
+        before = copy.deepcopy(model)
+        model.tasks[card_id] = replace(task, title=self.edit_text.strip() or task.title)
+        self._render()
+        yield
+        try:
+            saved = await call_service(
+                tasks.update_task,
+                user_id=user_id,
+                task_id=card_id,
+                data=TaskUpdate(title=self.edit_text),
+                expected_version=task.version,
+            )
+        except (DomainError, ValidationError) as exc:
+            self._model = before
+            self._render()
+            yield rx.toast.error(f"Title not saved: {_refusal(exc)}", duration=6000)
+            return
+        model.tasks[card_id] = replace(model.tasks[card_id], version=saved.version, title=saved.title)
+        self._render()
+
+    @rx.event
+    async def move_card(self, card_id: int, column_id: str):
+        user_id = self.current_user_id()
+        model = self._model
+        task = model.tasks.get(card_id) if model else None
+        if model is None or user_id is None or task is None or not column_id.isdigit():
+            return
+        target = int(column_id)
+        if target == task.column_id:
+            return
+        before = copy.deepcopy(model)
+        model.move_to_end(card_id, target)
+        self._render()
+        yield
+        try:
+            moved = await call_service(
+                tasks.move_task,
+                user_id=user_id,
+                task_id=card_id,
+                data=TaskMove(column_id=target),
+                expected_version=task.version,
+            )
+        except (DomainError, ValidationError) as exc:
+            self._model = before
+            self._render()
+            yield rx.toast.error(f"Card not moved: {_refusal(exc)}", duration=6000)
+            return
+        model.put_moved(TaskItem.from_public(moved.model_dump(mode="json")))
+        self._render()
+
+    @rx.event
+    async def delete_card(self, card_id: int):
+        user_id = self.current_user_id()
+        model = self._model
+        task = model.tasks.get(card_id) if model else None
+        if model is None or user_id is None or task is None:
+            return
+        before = copy.deepcopy(model)
+        model.remove_task(card_id)
+        self._render()
+        yield
+        try:
+            await call_service(
+                tasks.delete_task, user_id=user_id, task_id=card_id, expected_version=task.version
+            )
+        except DomainError as exc:
+            self._model = before
+            self._render()
+            yield rx.toast.error(f"Card not deleted: {_refusal(exc)}", duration=6000)
