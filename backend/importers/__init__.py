@@ -1,0 +1,1 @@
+"""Readers for other tools' exports. Pure parsing: each turns a file into a plan that a service writes."""
