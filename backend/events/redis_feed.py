@@ -29,7 +29,9 @@ class RedisFeed:
                     async for message in pubsub.listen():
                         try:
                             envelope = json.loads(message["data"])
-                        except (TypeError, ValueError):
+                        except (TypeError, ValueError, RecursionError):
+                            envelope = None
+                        if not isinstance(envelope, dict):
                             log.warning("feed_bad_message", channel=message.get("channel"))
                             continue
                         yield envelope

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 import structlog
+from aiormq.exceptions import AMQPError
 from psycopg.rows import dict_row
 from sqlalchemy import make_url
 
@@ -19,6 +21,18 @@ log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 200
 MAX_BACKOFF_SECONDS = 10.0
+# One relay drains at a time (transaction-scoped advisory lock), so that several web processes, each running
+# a relay, cannot publish one project's events out of seq order (SKIP LOCKED alone lets a second relay take
+# seq 6 while the first is still publishing seq 4 and 5).
+DRAIN_LOCK_KEY = 0x61676F726178  # "agorax"
+# Failures that mean "the database or the broker is not there right now": retried with a short log line.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    OSError,
+    ConnectionError,
+    psycopg.Error,
+    AMQPError,
+)
 
 
 def libpq_url(database_url: str) -> str:
@@ -38,6 +52,7 @@ class OutboxRelay:
         self._connect_broker = connect_broker
         self._poll_seconds = poll_seconds
         self._broker: EventBroker | None = None
+        self._conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -49,15 +64,15 @@ class OutboxRelay:
                 try:
                     published = await self.drain_once()
                     backoff = 0.5
-                except (TimeoutError, OSError, psycopg.Error, ConnectionError) as exc:
+                except TRANSIENT_ERRORS as exc:
                     log.warning("outbox_relay_retry", error=repr(exc), backoff=backoff)
-                    await self._drop_broker()
+                    await self.close()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-                except Exception as exc:  # an unexpected broker error: keep relaying, never die silently
+                except Exception as exc:  # an unexpected error: keep relaying, never die silently
                     log.exception("outbox_relay_error", error=repr(exc))
-                    await self._drop_broker()
+                    await self.close()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
@@ -69,14 +84,20 @@ class OutboxRelay:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await self._drop_broker()
+            await self.close()
 
     async def drain_once(self) -> int:
-        """Publish one batch of unpublished events; returns how many were published."""
+        """Publish one batch of unpublished events, in (project, seq) order; returns how many rows the batch
+        held (0 also when another relay is draining right now). Rows are marked published only for events
+        the broker confirmed; on a broker failure the confirmed prefix is marked and the error re-raised."""
         broker = await self._ensure_broker()
+        conn = await self._ensure_connection()
         failure: BaseException | None = None
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, row_factory=dict_row)
-        async with conn, conn.transaction():
+        async with conn.transaction():
+            cursor = await conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (DRAIN_LOCK_KEY,))
+            locked = await cursor.fetchone()
+            if locked is None or not locked["locked"]:
+                return 0
             cursor = await conn.execute(
                 "SELECT id, payload FROM outbox WHERE published_at IS NULL "
                 "ORDER BY project_id, seq LIMIT %s FOR UPDATE SKIP LOCKED",
@@ -97,16 +118,29 @@ class OutboxRelay:
             raise failure
         return len(rows)
 
+    async def close(self) -> None:
+        """Drop the broker and database connections (they are made again on the next drain)."""
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            with contextlib.suppress(Exception):
+                await broker.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
     async def _ensure_broker(self) -> EventBroker:
         if self._broker is None:
             self._broker = await self._connect_broker()
         return self._broker
 
-    async def _drop_broker(self) -> None:
-        broker, self._broker = self._broker, None
-        if broker is not None:
-            with contextlib.suppress(Exception):
-                await broker.close()
+    async def _ensure_connection(self) -> psycopg.AsyncConnection[dict[str, Any]]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._conn.close()
+            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, row_factory=dict_row)
+        return self._conn
 
     async def _listen(self) -> None:
         """Sets the wake-up event on every NOTIFY; reconnects when the database goes away."""
