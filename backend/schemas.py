@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
@@ -22,6 +22,15 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain the NUL character")
     return value
+
+
+def _utc(value: datetime) -> datetime:
+    # A time without offset is taken as UTC (not as the database server's zone); times that do not fit
+    # a datetime once in UTC (year 1 at +14:00) are refused rather than failing when read back.
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
 
 
 def _password_rules(value: str) -> str:
@@ -56,6 +65,10 @@ Username = Annotated[
 ]
 Password = Annotated[str, Field(min_length=PASSWORD_MIN_CHARS), AfterValidator(_password_rules)]
 Priority = Annotated[int, Field(ge=1, le=5)]
+# Ids are BIGINT: a larger one is a 422 here rather than an out-of-range error in the database.
+ID_MAX = 2**62
+IdRef = Annotated[int, Field(ge=1, le=ID_MAX)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 Position = Annotated[int, Field(ge=0, le=1_000_000)]
 Version = Annotated[int, Field(ge=1)]
 
@@ -75,7 +88,10 @@ class UserCreate(Schema):
     username: Username
     email: EmailStr
     password: Password
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_no_nul)]
+        | None
+    ) = None
 
 
 class UserPublic(PublicSchema):
@@ -109,14 +125,16 @@ class ProjectPublic(PublicSchema):
     id: int
     name: str
     description: str
-    role: Role
+    role: Role | None = Field(description="The caller's role; null in events, whose readers differ.")
     event_seq: int
     created_at: datetime
     updated_at: datetime
 
 
 class MemberCreate(Schema):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(_no_nul)
+    ]
     role: Role = Role.editor
 
 
@@ -160,11 +178,11 @@ class ColumnPublic(PublicSchema):
 class TaskCreate(Schema):
     title: Title
     description: Description = ""
-    column_id: int | None = Field(default=None, ge=1, description="Defaults to the project's first column.")
+    column_id: IdRef | None = Field(default=None, description="Defaults to the project's first column.")
     position: Position | None = Field(default=None, description="0-based index; defaults to the end.")
     priority: Priority | None = None
-    due_at: datetime | None = None
-    assignee_id: int | None = Field(default=None, ge=1)
+    due_at: Timestamp | None = None
+    assignee_id: IdRef | None = None
     labels: Labels = []
 
 
@@ -172,14 +190,14 @@ class TaskUpdate(Schema):
     title: Title | None = None
     description: Description | None = None
     priority: Priority | None = None
-    due_at: datetime | None = None
-    assignee_id: int | None = Field(default=None, ge=1)
+    due_at: Timestamp | None = None
+    assignee_id: IdRef | None = None
     labels: Labels | None = None
     archived: bool | None = None
 
 
 class TaskMove(Schema):
-    column_id: int = Field(ge=1)
+    column_id: IdRef
     position: Position | None = Field(default=None, description="0-based index; defaults to the end.")
 
 
@@ -202,10 +220,13 @@ class TaskPublic(PublicSchema):
 
 
 class TaskFilters(Schema):
-    column_id: int | None = Field(default=None, ge=1)
-    assignee_id: int | None = Field(default=None, ge=1)
+    column_id: IdRef | None = None
+    assignee_id: IdRef | None = None
     label: Label | None = None
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    q: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)]
+        | None
+    ) = None
     include_archived: bool = False
 
 

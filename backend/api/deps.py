@@ -55,7 +55,7 @@ def expected_version(
     if if_match is None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:  # "²".isdigit() but int("²") fails
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="If-Match must be a task version number")
     return int(value)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from backend.db.models import Column, Role, Task
@@ -33,6 +34,15 @@ def _target_column(session: Session, *, project_id: int, column_id: int | None) 
     return column
 
 
+def _has_label(session: Session, label: str) -> ColumnElement[bool]:
+    # JSON columns have no portable "contains": `.contains()` on them compiles to LIKE, which PostgreSQL
+    # refuses for jsonb. Use jsonb containment (indexable) there, and json_each elsewhere (SQLite).
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(Task.labels, JSONB).contains([label])
+    each = func.json_each(Task.labels).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value == label))
+
+
 def _check_assignee(session: Session, *, project_id: int, assignee_id: int | None) -> None:
     if assignee_id is not None and membership(session, project_id=project_id, user_id=assignee_id) is None:
         raise InvalidInput(f"User {assignee_id} is not a member of this project and cannot be assigned")
@@ -56,7 +66,7 @@ def list_tasks(session: Session, *, user_id: int, project_id: int, filters: Task
     if filters.assignee_id is not None:
         query = query.where(Task.assignee_id == filters.assignee_id)
     if filters.label is not None:
-        query = query.where(Task.labels.contains([filters.label]))
+        query = query.where(_has_label(session, filters.label))
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Task.title.ilike(pattern), Task.description.ilike(pattern)))
