@@ -9,6 +9,7 @@ from backend.db.models import Column, Project, ProjectMember, Role
 from backend.events.outbox import record_event
 from backend.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
 from backend.services.access import lock_project, require_role
+from backend.services.errors import InvalidInput
 
 DEFAULT_COLUMNS = (("To do", False), ("In progress", False), ("Done", True))
 
@@ -61,18 +62,22 @@ def create_project(
 def update_project(session: Session, *, user_id: int, project_id: int, data: ProjectUpdate) -> ProjectPublic:
     require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
     project = lock_project(session, project_id=project_id)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    for field, value in changes.items():
+    requested = data.model_dump(exclude_unset=True)
+    if any(value is None for value in requested.values()):
+        raise InvalidInput("name and description cannot be null")
+    changed = {field: value for field, value in requested.items() if getattr(project, field) != value}
+    for field, value in changed.items():
         setattr(project, field, value)
-    if changes:
+    if changed:
         session.flush()
         session.refresh(project)
+        # The envelope's own seq is the project's new event_seq; the data carries what users see.
         record_event(
             session,
             project_id=project_id,
             type="project.updated",
             actor_id=user_id,
-            data=project_public(project, role=None),
+            data=project_public(project, role=None).model_dump(mode="json", exclude={"role", "event_seq"}),
         )
     session.commit()
     session.refresh(project)
