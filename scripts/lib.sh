@@ -40,12 +40,13 @@ ensure_services() {
 }
 
 ensure_python_deps() {
-  if ! command -v uv >/dev/null 2>&1; then
+  # `python3 -m uv` works right after the install, whatever PATH or pyenv shims say.
+  if ! python3 -m uv --version >/dev/null 2>&1; then
     log "installing uv"
     python3 -m pip install --quiet "uv==0.13.8"
   fi
   log "installing Python dependencies from uv.lock"
-  (cd "$AGORAX_ROOT" && uv sync --frozen --quiet)
+  (cd "$AGORAX_ROOT" && python3 -m uv sync --frozen --quiet)
 }
 
 ensure_bun() {
