@@ -67,6 +67,7 @@ class BoardModel:
     last_seq: int
     columns: dict[int, ColumnItem] = field(default_factory=dict)
     tasks: dict[int, TaskItem] = field(default_factory=dict)
+    closed_reason: str = ""
 
     # Reading
 
@@ -136,9 +137,11 @@ class BoardModel:
         elif kind == "project.updated":
             self.project_name = data["name"]
         elif kind == "project.deleted":
+            self.closed_reason = "The project was deleted"
             return Outcome.CLOSED
         elif kind in ("member.removed", "member.role_changed") and data["user_id"] == self.user_id:
             if kind == "member.removed":
+                self.closed_reason = "You were removed from this project"
                 return Outcome.CLOSED
             self.role = data["role"]
         return Outcome.APPLIED

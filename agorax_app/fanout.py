@@ -67,9 +67,30 @@ async def push_to_viewers(app: rx.App, envelope: Envelope, board_state: type[Boa
                 await board.apply_events([envelope])
 
 
+async def catch_up_viewers(app: rx.App, board_state: type[BoardState]) -> None:
+    """Every open board on this process fetches the events it missed (after the feed was away)."""
+    local = _local_tokens(app)
+    for token in [token for tokens in _viewers.values() for token in tokens]:
+        if token not in local:
+            unwatch(token)
+            continue
+        try:
+            async with app.modify_state(rx.BaseStateToken(ident=token, cls=board_state)) as root:
+                board = await root.get_state(board_state)
+                await board.catch_up()
+        except Exception:
+            log.exception("fanout_catch_up_failed")
+
+
 async def relay_events_to_sessions(app: rx.App, board_state: type[BoardState]) -> None:
     """Lifespan task: the Redis feed → the sessions on this process."""
-    async for envelope in RedisFeed(get_settings().redis_url).listen():
+    feed = RedisFeed(get_settings().redis_url)
+
+    async def on_resubscribed() -> None:
+        log.info("fanout_resubscribed", viewers=len(_watching))
+        await catch_up_viewers(app, board_state)
+
+    async for envelope in feed.listen(on_resubscribed=on_resubscribed):
         try:
             await push_to_viewers(app, envelope, board_state)
         except Exception:  # one bad session must not stop the feed for everyone else

@@ -28,6 +28,14 @@ from backend.services.errors import DomainError, NotFound
 log = structlog.get_logger(__name__)
 
 WRITE_ROLES = ("owner", "editor")
+# Beyond this many pages of missed events a fresh snapshot is cheaper than replaying them.
+MAX_CATCH_UP_PAGES = 4
+_GRAVITY = {Outcome.APPLIED: 0, Outcome.DUPLICATE: 0, Outcome.RELOAD: 1, Outcome.CLOSED: 2}
+
+
+def _graver(current: Outcome, step: Outcome) -> Outcome:
+    """The outcome that decides what happens next: a closed board beats a reload beats applied."""
+    return step if _GRAVITY.get(step, 1) > _GRAVITY[current] else current
 
 
 @dataclass
@@ -160,46 +168,58 @@ class BoardState(AuthState):
     # Events from the fan-out (called inside app.modify_state, never by the browser)
 
     async def apply_events(self, envelopes: list[dict[str, Any]]) -> None:
+        """Apply live events in seq order; a gap is filled from the server's history first."""
         model = self._model
         if model is None:
             return
-        needs_reload = False
+        outcome = Outcome.APPLIED
         for envelope in envelopes:
-            outcome = model.apply(envelope)
-            if outcome is Outcome.GAP:
-                outcome = await self._catch_up(model, until=envelope)
+            step = model.apply(envelope)
+            if step is Outcome.GAP:
+                step = await self._fetch_missed(model, through=envelope["seq"])
+            outcome = _graver(outcome, step)
             if outcome is Outcome.CLOSED:
-                reason = (
-                    "The project was deleted"
-                    if envelope["type"] == "project.deleted"
-                    else ("You were removed from this project")
-                )
-                self._close(reason)
-                return
-            needs_reload = needs_reload or outcome is Outcome.RELOAD
-        if needs_reload:
+                break
+        await self._settle(model, outcome)
+
+    async def catch_up(self) -> None:
+        """Apply whatever was committed since the last applied event (after the feed was away)."""
+        model = self._model
+        if model is not None:
+            await self._settle(model, await self._fetch_missed(model, through=None))
+
+    async def _settle(self, model: BoardModel, outcome: Outcome) -> None:
+        if outcome is Outcome.CLOSED:
+            self._close(model.closed_reason or "You no longer have access to this project")
+        elif outcome is Outcome.RELOAD:
             await self._reload(model.user_id)
         else:
             self._render()
 
-    async def _catch_up(self, model: BoardModel, *, until: dict[str, Any]) -> Outcome:
-        """Fetch the events missed before `until` from the server's history and apply them in order."""
-        try:
-            page = await call_service(
-                events.list_events, user_id=model.user_id, project_id=model.project_id, after=model.last_seq
-            )
-        except NotFound:
-            return Outcome.CLOSED
-        if not page.complete:
-            return Outcome.RELOAD
+    async def _fetch_missed(self, model: BoardModel, *, through: int | None) -> Outcome:
+        """Apply the events after the last applied one from the server's history, in order, up to
+        `through` (or all of them). RELOAD when the history no longer has them."""
         outcome = Outcome.APPLIED
-        for missed in page.events:
-            step = model.apply(missed.model_dump())
-            if step in (Outcome.CLOSED, Outcome.RELOAD):
-                outcome = step
-        if model.last_seq < until["seq"]:
-            return Outcome.RELOAD
-        return outcome
+        for _ in range(MAX_CATCH_UP_PAGES):
+            try:
+                page = await call_service(
+                    events.list_events,
+                    user_id=model.user_id,
+                    project_id=model.project_id,
+                    after=model.last_seq,
+                )
+            except NotFound:
+                return Outcome.CLOSED
+            if not page.complete:
+                return Outcome.RELOAD
+            for missed in page.events:
+                outcome = _graver(outcome, model.apply(missed.model_dump()))
+                if outcome is Outcome.CLOSED:
+                    return outcome
+            caught_up = model.last_seq >= (through if through is not None else page.last_seq)
+            if caught_up or not page.events:
+                return outcome if caught_up else Outcome.RELOAD
+        return Outcome.RELOAD
 
     # The user's own changes: optimistic, rolled back visibly when refused
 

@@ -7,7 +7,7 @@ implement them on the real services.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 Envelope = dict[str, Any]
@@ -36,6 +36,9 @@ class EventBroker(Protocol):
 
 
 class EventFeed(Protocol):
-    def listen(self) -> AsyncIterator[Envelope]:
-        """Every project's envelopes reaching this process, until cancelled. Reconnects by itself."""
+    def listen(
+        self, *, on_resubscribed: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Envelope]:
+        """Every project's envelopes reaching this process, until cancelled. Reconnects by itself and
+        then awaits `on_resubscribed`, since events published meanwhile were not kept for it."""
         ...

@@ -1,0 +1,84 @@
+"""Issue: Redis pub/sub keeps nothing for a subscriber that is away. Restarting Redis under an open board
+must not leave it stale: the fan-out reconnects, later events arrive, and the missed ones are caught up
+from the server's event history."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Browser, expect
+
+from tests.browser_support import REFLEX_ENV, Client, WebProcess, launch_chromium, open_board, sign_in
+from tests.conftest import unique
+from tests.processes import WorkerProcess, wait_until
+
+pytestmark = pytest.mark.browser
+
+REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379"]
+REDIS_START += ["--save", "", "--appendonly", "no"]
+
+
+def redis_answers() -> bool:
+    try:
+        return bool(redis.Redis(socket_timeout=0.5, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+    """Session state in memory here (one web process), so that the restart hits only the event feed;
+    production keeps Reflex state in a Redis that persists (compose.yaml: appendonly)."""
+    logs = tmp_path_factory.mktemp("web-redis-logs")
+    worker = WorkerProcess(logs).start()
+    server = WebProcess(logs, env={**REFLEX_ENV, "REFLEX_REDIS_URL": None})
+    try:
+        server.start(timeout=240)
+        yield server
+    finally:
+        server.stop()
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from launch_chromium()
+
+
+def test_redis_restart_under_an_open_board(web: WebProcess, browser: Browser) -> None:
+    rest = Client(web.base_url)
+    erin = unique("erin")
+    headers = rest.register(erin)
+    project = rest.http.post("/api/projects", json={"name": "Redis restart"}, headers=headers).json()
+    first = rest.http.post(f"/api/projects/{project['id']}/tasks", json={"title": "Before"}, headers=headers)
+    assert first.status_code == 201
+
+    page = browser.new_context().new_page()
+    sign_in(page, web.base_url, erin)
+    open_board(page, web.base_url, project["id"])
+    expect(page.locator("[data-card-title='Before']")).to_be_visible()
+
+    subprocess.run(["redis-cli", "shutdown", "nosave"], check=False, capture_output=True)
+    try:
+        wait_until(lambda: not redis_answers(), timeout=10, what="Redis to stop")
+        missed = [
+            rest.http.post(
+                f"/api/projects/{project['id']}/tasks", json={"title": f"Missed {n}"}, headers=headers
+            )
+            for n in range(3)
+        ]
+        assert [response.status_code for response in missed] == [201, 201, 201]
+    finally:
+        subprocess.run(REDIS_START, check=True, capture_output=True)
+        wait_until(redis_answers, timeout=20, what="Redis to start")
+
+    # Events written after the restart arrive within 5 s (the feed reconnects within ~2 s)...
+    later = rest.http.post(f"/api/projects/{project['id']}/tasks", json={"title": "After"}, headers=headers)
+    assert later.status_code == 201
+    expect(page.locator("[data-card-title='After']")).to_be_visible(timeout=5_000)
+    # ...and the ones written while Redis was down are caught up, once each, in order.
+    titles = page.locator("[data-column-name='To do'] .card-title")
+    expect(titles).to_have_text(["Before", "Missed 0", "Missed 1", "Missed 2", "After"])
