@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 
 from backend.db.models import Role
 from backend.security import PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS
@@ -155,13 +155,13 @@ class MemberPublic(PublicSchema):
 class ColumnCreate(Schema):
     name: Name
     position: Position | None = None
-    is_done: bool = False
+    is_done: StrictBool = False
 
 
 class ColumnUpdate(Schema):
     name: Name | None = None
     position: Position | None = None
-    is_done: bool | None = None
+    is_done: StrictBool | None = None
 
 
 class ColumnPublic(PublicSchema):
@@ -193,7 +193,7 @@ class TaskUpdate(Schema):
     due_at: Timestamp | None = None
     assignee_id: IdRef | None = None
     labels: Labels | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = None
 
 
 class TaskMove(Schema):

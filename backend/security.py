@@ -55,6 +55,7 @@ def decode_access_token(token: str, *, settings: Settings) -> int | None:
     except jwt.PyJWTError:
         return None
     subject = payload.get("sub")
-    if not isinstance(subject, str) or not subject.isdigit():
+    # ASCII digits only, and within the id column's range (a longer number cannot name a user).
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 18:
         return None
     return int(subject)

@@ -277,6 +277,19 @@ def test_me_refuses_every_bad_token(
     assert "detail" in response.json()
 
 
+@pytest.mark.parametrize("subject", ["9" * 30, "\u0663", "-1", "1.0", " 1"])
+def test_a_signed_token_naming_no_possible_user_is_refused(
+    client: TestClient, owner: Account, subject: str
+) -> None:
+    settings = get_settings()
+    now = int(datetime.now(UTC).timestamp())
+    token = jwt.encode(
+        {"sub": subject, "iat": now, "exp": now + 300}, settings.secret_key, settings.algorithm
+    )
+    response = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
 # Projects
 
 
@@ -653,23 +666,41 @@ def test_update_column_refuses_bad_bodies(client: TestClient, owner: Account, pi
     assert client.patch(f"/api/columns/{first}", json=body, headers=owner.headers).status_code == 422
 
 
-def test_delete_column_cascades_to_its_tasks(
+def test_delete_column_refuses_while_it_holds_cards(
     client: TestClient, db: Session, owner: Account, pid: int
 ) -> None:
     todo, doing, done = column_ids(client, owner, pid)
-    doomed = new_task(client, owner, pid, "Doomed", column_id=doing)
-    client.post(f"/api/tasks/{doomed['id']}/comments", json={"body": "gone soon"}, headers=owner.headers)
-    kept = new_task(client, owner, pid, "Kept", column_id=todo)
-    response = client.delete(f"/api/columns/{doing}", headers=owner.headers)
-    assert response.status_code == 204
-    assert client.get(f"/api/tasks/{doomed['id']}", headers=owner.headers).status_code == 404
-    assert count(db, "SELECT count(*) FROM comments WHERE task_id = :t", t=doomed["id"]) == 0
-    assert client.get(f"/api/tasks/{kept['id']}", headers=owner.headers).status_code == 200
+    held = new_task(client, owner, pid, "Still here", column_id=doing)
+    archived = new_task(client, owner, pid, "Archived", column_id=done)
+    client.patch(f"/api/tasks/{archived['id']}", json={"archived": True}, headers=owner.headers)
+    for column_id in (doing, done):
+        refused = client.delete(f"/api/columns/{column_id}", headers=owner.headers)
+        assert refused.status_code == 409 and "1 card" in refused.json()["detail"]
+    assert client.get(f"/api/tasks/{held['id']}", headers=owner.headers).status_code == 200
+    assert len(client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json()) == 3
+
+    client.delete(f"/api/tasks/{held['id']}", headers=owner.headers)
+    assert client.delete(f"/api/columns/{doing}", headers=owner.headers).status_code == 204
     columns = client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json()
     assert [(c["id"], c["position"]) for c in columns] == [(todo, 0), (done, 1)]
     assert client.patch(f"/api/columns/{doing}", json={"name": "x"}, headers=owner.headers).status_code == 404
     assert client.delete(f"/api/columns/{doing}", headers=owner.headers).status_code == 404
     assert event_types(client, owner, pid)[-1] == "column.deleted"
+
+
+def test_deleting_a_project_still_cascades_to_its_columns_and_tasks(
+    client: TestClient, db: Session, owner: Account, pid: int
+) -> None:
+    task = new_task(client, owner, pid, "Goes with the project")
+    assert client.delete(f"/api/projects/{pid}", headers=owner.headers).status_code == 204
+    assert count(db, "SELECT count(*) FROM tasks WHERE id = :t", t=task["id"]) == 0
+
+
+@pytest.mark.parametrize("body", [{"archived": "yes"}, {"archived": 1}, {"archived": "true"}])
+def test_booleans_must_be_booleans(client: TestClient, owner: Account, pid: int, body: Json) -> None:
+    task = new_task(client, owner, pid, "Strict")
+    assert client.patch(f"/api/tasks/{task['id']}", json=body, headers=owner.headers).status_code == 422
+    assert client.get(f"/api/tasks/{task['id']}", headers=owner.headers).json()["archived"] is False
 
 
 # Tasks

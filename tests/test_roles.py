@@ -120,7 +120,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "rename_column", "PATCH", "/api/columns/{col0}", write(200), "column.updated", {"name": "Later"}
     ),
     Endpoint("reorder_column", "PATCH", "/api/columns/{col0}", write(200), "column.updated", {"position": 2}),
-    Endpoint("delete_column", "DELETE", "/api/columns/{col0}", write(204), "column.deleted"),
+    Endpoint("delete_column", "DELETE", "/api/columns/{col2}", write(204), "column.deleted"),
     # rename project; delete project
     Endpoint(
         "rename_project",
@@ -313,6 +313,7 @@ ROUTE_PARAMS = {
     "pid": "project_id",
     "task": "task_id",
     "col0": "column_id",
+    "col2": "column_id",
     "bystander": "user_id",
     "me": "user_id",
 }

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Column, Role
+from backend.db.models import Column, Role, Task
 from backend.events.outbox import record_event
 from backend.schemas import ColumnCreate, ColumnPublic, ColumnUpdate
 from backend.services import ordering
 from backend.services.access import lock_project, require_role
-from backend.services.errors import NotFound
+from backend.services.errors import Conflict, NotFound
 
 
 def list_columns(session: Session, *, user_id: int, project_id: int) -> list[ColumnPublic]:
@@ -66,8 +66,14 @@ def update_column(session: Session, *, user_id: int, column_id: int, data: Colum
 
 
 def delete_column(session: Session, *, user_id: int, column_id: int) -> None:
-    """Deletes the column and, by cascade, the tasks in it."""
+    """Deletes an empty column. One that still holds cards (archived ones included) is refused, so that
+    no card is ever lost as a side effect: move or delete them first."""
     column = _column_for(session, user_id=user_id, column_id=column_id, minimum=Role.editor)
+    held = ordering.count_in_scope(session, model=Task, scope=Task.column_id == column.id)
+    if held:
+        raise Conflict(
+            f"The column still holds {held} card(s), archived ones included; move or delete them first"
+        )
     public = ColumnPublic.model_validate(column)
     session.delete(column)
     session.flush()
