@@ -95,6 +95,19 @@ def test_two_users_see_each_others_moves_live_on_the_imported_gocd_board(
     stored = rest.http.get(f"/api/tasks/{moving['id']}", headers=alice_headers).json()
     assert stored["column_id"] == last["id"]
 
+    # Bob adds a card and renames it in his browser; Alice sees both without a reload.
+    column(page_b, first["name"]).get_by_label("New card title").fill("Added in the browser")
+    column(page_b, first["name"]).get_by_label("New card title").press("Enter")
+    added = column(page_a, first["name"]).locator("[data-card-title='Added in the browser']")
+    expect(added).to_be_visible(timeout=10_000)
+    new_id = added.get_attribute("id")
+    page_b.locator(f"#{new_id} [aria-label='Edit title']").click()
+    page_b.locator(f"#{new_id} input[aria-label='Card title']").fill("Renamed in the browser")
+    page_b.locator(f"#{new_id} input[aria-label='Card title']").press("Enter")
+    expect(page_a.locator(f"#{new_id} .card-title")).to_have_text("Renamed in the browser", timeout=10_000)
+    stored = rest.http.get(f"/api/tasks/{new_id.removeprefix('card-')}", headers=alice_headers).json()
+    assert stored["title"] == "Renamed in the browser" and stored["created_by"] is not None
+
     # A third client renames it over REST; both browsers show the new title.
     renamed = rest.http.patch(
         f"/api/tasks/{moving['id']}", json={"title": "Renamed over REST ✓"}, headers=carol_headers

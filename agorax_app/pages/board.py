@@ -46,7 +46,14 @@ def _card_title(card: CardView) -> rx.Component:
             weight="medium",
             on_double_click=BoardState.start_edit(card.id, card.title),
             class_name="card-title",
-            style={"word_break": "break-word"},
+            style={
+                "word_break": "break-word",
+                "display": "-webkit-box",
+                "-webkit-line-clamp": "6",
+                "-webkit-box-orient": "vertical",
+                "overflow": "hidden",
+            },
+            title=card.title,
         ),
     )
 
@@ -99,7 +106,10 @@ def _card(card: CardView, column: ColumnView) -> rx.Component:
 
 
 def _add_card_form(column: ColumnView) -> rx.Component:
+    # The column travels as a form field: a handler argument taken from the foreach item would be
+    # compiled outside the loop that defines it.
     return rx.form(
+        rx.el.input(type="hidden", name="column_id", value=column.id),
         rx.input(
             name="title",
             placeholder="Add a card…",
@@ -108,7 +118,7 @@ def _add_card_form(column: ColumnView) -> rx.Component:
             max_length=500,
             custom_attrs={"aria-label": "New card title"},
         ),
-        on_submit=lambda form: BoardState.add_card(column.id, form),
+        on_submit=BoardState.add_card,
         reset_on_submit=True,
         width="100%",
     )
@@ -158,7 +168,10 @@ def board_page() -> rx.Component:
         top_bar(
             rx.text("/", color_scheme="gray"),
             rx.heading(BoardState.board_name, size="4", id="board-name"),
-            rx.cond(BoardState.role != "", rx.badge(BoardState.role, variant="soft", id="board-role")),
+            rx.cond(
+                (BoardState.role != "") & (BoardState.closed_reason == ""),
+                rx.badge(BoardState.role, variant="soft", id="board-role"),
+            ),
             rx.cond(
                 (BoardState.role == "viewer") & (BoardState.closed_reason == ""),
                 rx.text("read-only", size="1", color_scheme="gray"),

@@ -51,7 +51,7 @@ def projects_page() -> rx.Component:
             rx.cond(
                 ProjectsState.projects.length() > 0,
                 rx.flex(rx.foreach(ProjectsState.projects, _project_card), wrap="wrap", spacing="4"),
-                rx.text("No projects yet: create one, or import a Trello board with `agorax import-trello`."),
+                rx.text("No projects yet: create one above, or import a Trello board (see the README)."),
             ),
             spacing="5",
             padding="24px",

@@ -234,12 +234,14 @@ class BoardState(AuthState):
             raise
 
     @rx.event
-    async def add_card(self, column_id: int, form: dict[str, Any]):
+    async def add_card(self, form: dict[str, Any]):
         user_id = self.current_user_id()
         model = self._model
         title = str(form.get("title", ""))
-        if model is None or user_id is None or not title.strip():
+        raw_column = str(form.get("column_id", ""))
+        if model is None or user_id is None or not title.strip() or not raw_column.isdigit():
             return
+        column_id = int(raw_column)
         before = copy.deepcopy(model)
         temp_id, self._next_temp_id = self._next_temp_id, self._next_temp_id - 1
         model.put_moved(
