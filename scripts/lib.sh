@@ -62,3 +62,11 @@ ensure_chromium() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
 }
+
+ensure_secret_key() {
+  # A random token-signing key for this machine, kept in .env (never committed), unless one is set.
+  if [ -z "${SECRET_KEY:-}" ] && ! grep -qE '^SECRET_KEY=.{32,}' "$AGORAX_ROOT/.env" 2>/dev/null; then
+    python3 -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(48))' >> "$AGORAX_ROOT/.env"
+    log "wrote a new random SECRET_KEY to .env"
+  fi
+}
