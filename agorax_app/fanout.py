@@ -1,39 +1,55 @@
 """Fan-out inside one web process: events from the feed are pushed into the Reflex state of each session
 on THIS process that is viewing the event's project (every web process subscribes; each pushes only to
-the sockets it holds)."""
+the sockets it holds). Access is checked at delivery: a viewer who is no longer a member gets nothing
+more of the project, and their board closes."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import reflex as rx
 import structlog
 
+from agorax_app.backend_calls import call_service
 from backend.config import get_settings
 from backend.events.bus import Envelope
 from backend.events.redis_feed import RedisFeed
+from backend.services.members import member_roles
 
 if TYPE_CHECKING:
     from agorax_app.state.board import BoardState
 
 log = structlog.get_logger(__name__)
 
-# project id → client tokens of the sessions on this process that have that board open.
-_viewers: dict[int, set[str]] = defaultdict(set)
+MEMBERSHIP_EVENTS = frozenset({"member.added", "member.role_changed", "member.removed", "project.deleted"})
+NO_ACCESS = "You are no longer a member of this project"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    token: str
+    user_id: int
+
+
+# project id → the sessions on this process that have that board open.
+_viewers: dict[int, dict[str, Viewer]] = defaultdict(dict)
 _watching: dict[str, int] = {}
+# project id → {user id: role}, read from the database and dropped whenever membership changes.
+_members: dict[int, dict[int, str]] = {}
 
 
-def watch(token: str, project_id: int) -> None:
+def watch(token: str, project_id: int, user_id: int) -> None:
     unwatch(token)
-    _viewers[project_id].add(token)
+    _viewers[project_id][token] = Viewer(token=token, user_id=user_id)
     _watching[token] = project_id
 
 
 def unwatch(token: str) -> None:
     project_id = _watching.pop(token, None)
     if project_id is not None:
-        _viewers[project_id].discard(token)
+        _viewers[project_id].pop(token, None)
         if not _viewers[project_id]:
             del _viewers[project_id]
 
@@ -51,35 +67,57 @@ def _local_tokens(app: rx.App) -> set[str]:
     return {token for token, record in sockets.items() if record.instance_id == manager.instance_id}
 
 
+async def _current_members(project_id: int) -> dict[int, str]:
+    if project_id not in _members:
+        roles = await call_service(member_roles, project_id=project_id)
+        _members[project_id] = {user_id: role.value for user_id, role in roles.items()}
+    return _members[project_id]
+
+
+async def _present_viewers(app: rx.App, project_id: int) -> list[Viewer]:
+    """The viewers of a project whose sockets this process still holds (forgetting the others)."""
+    local = _local_tokens(app)
+    present = []
+    for viewer in list(_viewers.get(project_id, {}).values()):
+        if viewer.token in local:
+            present.append(viewer)
+        else:  # the tab closed, or its socket moved to another process
+            unwatch(viewer.token)
+    return present
+
+
 async def push_to_viewers(app: rx.App, envelope: Envelope, board_state: type[BoardState]) -> None:
     project_id = envelope.get("project_id")
-    tokens = _viewers.get(project_id) if isinstance(project_id, int) else None
-    if not tokens:
+    if not isinstance(project_id, int):
         return
-    local = _local_tokens(app)
-    for token in list(tokens):
-        if token not in local:  # the tab closed or moved to another process
-            unwatch(token)
-            continue
-        async with app.modify_state(rx.BaseStateToken(ident=token, cls=board_state)) as root:
+    if envelope.get("type") in MEMBERSHIP_EVENTS:
+        _members.pop(project_id, None)
+    viewers = await _present_viewers(app, project_id)
+    if not viewers:
+        return
+    members = await _current_members(project_id)
+    for viewer in viewers:
+        async with app.modify_state(rx.BaseStateToken(ident=viewer.token, cls=board_state)) as root:
             board = await root.get_state(board_state)
-            if board.board_id == project_id:
+            if board.board_id != project_id:
+                continue
+            if viewer.user_id in members or envelope.get("type") == "project.deleted":
                 await board.apply_events([envelope])
+            else:
+                board.close_for(NO_ACCESS)
 
 
 async def catch_up_viewers(app: rx.App, board_state: type[BoardState]) -> None:
     """Every open board on this process fetches the events it missed (after the feed was away)."""
-    local = _local_tokens(app)
-    for token in [token for tokens in _viewers.values() for token in tokens]:
-        if token not in local:
-            unwatch(token)
-            continue
-        try:
-            async with app.modify_state(rx.BaseStateToken(ident=token, cls=board_state)) as root:
-                board = await root.get_state(board_state)
-                await board.catch_up()
-        except Exception:
-            log.exception("fanout_catch_up_failed")
+    _members.clear()  # membership may have changed meanwhile
+    for project_id in list(_viewers):
+        for viewer in await _present_viewers(app, project_id):
+            try:
+                async with app.modify_state(rx.BaseStateToken(ident=viewer.token, cls=board_state)) as root:
+                    board = await root.get_state(board_state)
+                    await board.catch_up()
+            except Exception:
+                log.exception("fanout_catch_up_failed")
 
 
 async def relay_events_to_sessions(app: rx.App, board_state: type[BoardState]) -> None:

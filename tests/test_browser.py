@@ -138,3 +138,42 @@ def test_a_refused_edit_rolls_back_visibly(web: WebProcess, browser: Browser) ->
     expect(page.get_by_text("Title not saved")).to_be_visible(timeout=10_000)
     expect(page.locator(f"#card-{task['id']} .card-title")).to_have_text("Keep me")
     assert rest.http.get(f"/api/tasks/{task['id']}", headers=headers).json()["title"] == "Keep me"
+
+
+def test_a_demoted_then_removed_member_loses_the_board_live(web: WebProcess, browser: Browser) -> None:
+    rest = Client(web.base_url)
+    owner, member = unique("olga"), unique("gus")
+    owner_headers = rest.register(owner)
+    member_headers = rest.register(member)
+    project = rest.http.post("/api/projects", json={"name": "Access"}, headers=owner_headers).json()
+    task = rest.http.post(
+        f"/api/projects/{project['id']}/tasks", json={"title": "Shared"}, headers=owner_headers
+    ).json()
+    membership = f"/api/projects/{project['id']}/members"
+    joined = rest.http.post(membership, json={"username": member, "role": "editor"}, headers=owner_headers)
+    assert joined.status_code == 201
+    member_id = joined.json()["user_id"]
+
+    page = browser.new_context().new_page()
+    sign_in(page, web.base_url, member)
+    open_board(page, web.base_url, project["id"])
+    expect(page.get_by_label("New card title").first).to_be_visible()
+
+    # Lowered to viewer: the open board goes read-only with a message; the API agrees.
+    lowered = rest.http.patch(f"{membership}/{member_id}", json={"role": "viewer"}, headers=owner_headers)
+    assert lowered.status_code == 200
+    expect(page.locator("#board-notice")).to_contain_text("read-only", timeout=10_000)
+    expect(page.get_by_label("New card title")).to_have_count(0)
+    expect(page.locator(f"#card-{task['id']} [aria-label='Move card']")).to_have_count(0)
+    refused = rest.http.patch(f"/api/tasks/{task['id']}", json={"title": "Mine"}, headers=member_headers)
+    assert refused.status_code == 403
+
+    # Removed: the board closes at once and shows nothing more of the project.
+    removed = rest.http.delete(f"{membership}/{member_id}", headers=owner_headers)
+    assert removed.status_code == 204
+    expect(page.locator("#board-closed")).to_contain_text("no longer a member", timeout=10_000)
+    rest.http.post(
+        f"/api/projects/{project['id']}/tasks", json={"title": "After removal"}, headers=owner_headers
+    )
+    expect(page.locator("[data-card-title]")).to_have_count(0)
+    assert rest.http.get(f"/api/projects/{project['id']}", headers=member_headers).status_code == 404

@@ -182,6 +182,12 @@ def board_page() -> rx.Component:
             _closed_notice(),
             rx.box(
                 rx.cond(
+                    BoardState.notice != "",
+                    rx.callout(
+                        BoardState.notice, icon="info", color_scheme="amber", id="board-notice", size="1"
+                    ),
+                ),
+                rx.cond(
                     BoardState.board_id.to_string() == BoardState.project_id,
                     rx.el.span(id="board-ready", display="none"),
                 ),

@@ -91,6 +91,7 @@ class BoardState(AuthState):
     role: str = ""
     columns: list[ColumnView] = []
     closed_reason: str = ""
+    notice: str = ""
     editing_id: int = 0
     edit_text: str = ""
 
@@ -147,13 +148,14 @@ class BoardState(AuthState):
             return rx.redirect("/login")
         raw_id = str(self.project_id)  # the [project_id] route argument
         self.closed_reason = ""
+        self.notice = ""
         self.editing_id = 0
         if not raw_id.isdigit():
             self._close("There is no such board")
             return None
         self.board_id = int(raw_id)
         # Watch first: an event committed while the snapshot loads is then either in it or delivered after.
-        fanout.watch(self.router.session.client_token, self.board_id)
+        fanout.watch(self.router.session.client_token, self.board_id, user_id)
         try:
             await self._reload(user_id)
         except NotFound:
@@ -188,7 +190,17 @@ class BoardState(AuthState):
         if model is not None:
             await self._settle(model, await self._fetch_missed(model, through=None))
 
+    def close_for(self, reason: str) -> None:
+        """Close the board from outside (the fan-out found the user is no longer a member)."""
+        self._close(reason)
+
     async def _settle(self, model: BoardModel, outcome: Outcome) -> None:
+        if model.role != self.role and self.role and outcome is not Outcome.CLOSED:
+            self.notice = (
+                "An owner made you a viewer: this board is now read-only"
+                if model.role == "viewer"
+                else f"An owner changed your role to {model.role}"
+            )
         if outcome is Outcome.CLOSED:
             self._close(model.closed_reason or "You no longer have access to this project")
         elif outcome is Outcome.RELOAD:

@@ -33,6 +33,14 @@ def _owner_count(session: Session, *, project_id: int) -> int:
     )
 
 
+def member_roles(session: Session, *, project_id: int) -> dict[int, Role]:
+    """Who may currently see a project, for checks at event delivery (no caller to authorise)."""
+    rows = session.execute(
+        select(ProjectMember.user_id, ProjectMember.role).where(ProjectMember.project_id == project_id)
+    )
+    return {user_id: role for user_id, role in rows}
+
+
 def list_members(session: Session, *, user_id: int, project_id: int) -> list[MemberPublic]:
     require_role(session, project_id=project_id, user_id=user_id, minimum=Role.viewer)
     members = session.scalars(
