@@ -177,3 +177,31 @@ def test_a_demoted_then_removed_member_loses_the_board_live(web: WebProcess, bro
     )
     expect(page.locator("[data-card-title]")).to_have_count(0)
     assert rest.http.get(f"/api/projects/{project['id']}", headers=member_headers).status_code == 404
+
+
+def test_an_owner_manages_members_in_the_members_dialog(web: WebProcess, browser: Browser) -> None:
+    rest = Client(web.base_url)
+    owner, teammate = unique("hana"), unique("ivan")
+    owner_headers = rest.register(owner)
+    rest.register(teammate)
+    project = rest.http.post("/api/projects", json={"name": "Team"}, headers=owner_headers).json()
+    members_url = f"/api/projects/{project['id']}/members"
+
+    page = browser.new_context().new_page()
+    sign_in(page, web.base_url, owner)
+    open_board(page, web.base_url, project["id"])
+    page.locator("#open-members").click()
+    expect(page.locator(f"[data-member='{owner}']")).to_be_visible(timeout=10_000)
+    page.locator("#member-username").fill(teammate)
+    page.locator("#add-member").click()
+    expect(page.locator(f"[data-member='{teammate}']")).to_be_visible(timeout=10_000)
+    roles = {m["username"]: m["role"] for m in rest.http.get(members_url, headers=owner_headers).json()}
+    assert roles == {owner: "owner", teammate: "editor"}
+
+    page.locator("#member-username").fill("nobody-is-called-this")
+    page.locator("#add-member").click()
+    expect(page.locator("#members-error")).to_contain_text("nobody-is-called-this")
+
+    page.locator(f"[data-member='{teammate}'] [aria-label='Remove member']").click()
+    expect(page.locator(f"[data-member='{teammate}']")).to_have_count(0, timeout=10_000)
+    assert [m["username"] for m in rest.http.get(members_url, headers=owner_headers).json()] == [owner]

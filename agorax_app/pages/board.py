@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from agorax_app.components import top_bar
+from agorax_app.pages.members import members_dialog
 from agorax_app.state.board import BoardState, CardView, ColumnView
 
 
@@ -176,6 +177,7 @@ def board_page() -> rx.Component:
                 (BoardState.role == "viewer") & (BoardState.closed_reason == ""),
                 rx.text("read-only", size="1", color_scheme="gray"),
             ),
+            rx.cond(BoardState.closed_reason == "", members_dialog()),
         ),
         rx.cond(
             BoardState.closed_reason != "",
