@@ -37,6 +37,15 @@ class Settings(BaseSettings):
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     rabbitmq_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", validation_alias="RABBITMQ_URL")
+    # Prefix of the exchange and queue names ("<ns>.events", "<ns>.fanout", and their ".dead" pair), so that
+    # several deployments (or test runs) can share one broker without consuming each other's events.
+    rabbitmq_namespace: str = Field(
+        default="agorax",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        validation_alias="RABBITMQ_NAMESPACE",
+    )
 
     gemini_api_key: str | None = Field(default=None, validation_alias="GEMINI_API_KEY")
     model_name: str = Field(default="gemini-2.5-flash", validation_alias="MODEL_NAME")

@@ -177,6 +177,12 @@ class ManagedProcess:
     async def astop(self, grace: float = 10.0) -> int:
         return await asyncio.to_thread(self.stop, grace)
 
+    async def arestart(self, *, env: Mapping[str, str | None] | None = None, within: float = 30.0) -> Self:
+        """`restart` for async tests (the new process is spawned on this thread, as `astart` does)."""
+        await self.astop()
+        self.env.update(env or {})
+        return await self.astart(within)
+
     # -- state -----------------------------------------------------------------------------------------
 
     @property

@@ -1,30 +1,76 @@
 """Outbox relay: moves committed events from the outbox table to the broker, marking each published only
-after the broker confirmed it. Woken by LISTEN/NOTIFY, with a polling fallback."""
+after the broker confirmed it. Woken by LISTEN/NOTIFY, with a polling fallback. It also purges published
+events once they are older than the retention window (GET /api/projects/{id}/events then answers
+`complete=false` for that range, and readers reload instead of replaying).
+
+Test-only fault point: with the environment variable AGORAX_FAULT_EXIT_BEFORE_PUBLISH=1 the process exits
+with status 137 (as if SIGKILLed) right after a drain has selected a non-empty batch and before it publishes
+any of it, i.e. after the writes committed and before their events left. Unset (always, outside the fault
+tests) it does nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import structlog
+from aio_pika.exceptions import ChannelInvalidStateError
 from aiormq.exceptions import AMQPError
 from psycopg.rows import dict_row
 from sqlalchemy import make_url
 
 from backend.events.bus import EventBroker
 from backend.events.outbox import NOTIFY_CHANNEL
+from backend.events.rabbitmq import cancelled_from_outside
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 200
-MAX_BACKOFF_SECONDS = 10.0
+# Short enough that events flow again within seconds of the broker's return (the outage is what is long).
+MAX_BACKOFF_SECONDS = 5.0
+PURGE_BATCH_SIZE = 1000
+# DELETEs per purge round; what is left (say, after retention was shortened) goes in the next rounds,
+# between drains.
+MAX_PURGE_BATCHES = 20
+FAULT_EXIT_BEFORE_PUBLISH = "AGORAX_FAULT_EXIT_BEFORE_PUBLISH"
+FAULT_EXIT_STATUS = 137
+FAULT_EXIT_DELAY_SECONDS = 0.5
 # One relay drains at a time (transaction-scoped advisory lock), so that several web processes, each running
 # a relay, cannot publish one project's events out of seq order (SKIP LOCKED alone lets a second relay take
 # seq 6 while the first is still publishing seq 4 and 5).
 DRAIN_LOCK_KEY = 0x61676F726178  # "agorax"
+# One relay purges at a time (the others skip the round).
+PURGE_LOCK_KEY = DRAIN_LOCK_KEY + 1
+# The projects whose oldest kept event is past the cutoff, with the range to delete: from that event to the
+# first one that must stay (unpublished or younger), or to the end. A loose index scan over (project_id, seq)
+# finds the projects, one probe each, so a purge round costs O(projects + rows deleted), never a scan of
+# the whole table.
+EXPIRED_HISTORIES_SQL = """
+WITH RECURSIVE projects(project_id) AS (
+    (SELECT project_id FROM outbox ORDER BY project_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.project_id FROM outbox o WHERE o.project_id > p.project_id ORDER BY o.project_id LIMIT 1)
+    FROM projects p WHERE p.project_id IS NOT NULL
+)
+SELECT p.project_id, oldest.seq AS first_seq,
+    (SELECT k.seq FROM outbox k
+     WHERE k.project_id = p.project_id AND (k.published_at IS NULL OR k.published_at >= %(cutoff)s)
+     ORDER BY k.seq LIMIT 1) AS keep_from,
+    (SELECT max(m.seq) FROM outbox m WHERE m.project_id = p.project_id) AS last_seq
+FROM projects p
+CROSS JOIN LATERAL (
+    SELECT o.seq, o.published_at FROM outbox o WHERE o.project_id = p.project_id ORDER BY o.seq LIMIT 1
+) oldest
+WHERE p.project_id IS NOT NULL AND oldest.published_at < %(cutoff)s
+ORDER BY p.project_id
+"""
 # Failures that mean "the database or the broker is not there right now": retried with a short log line.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
@@ -32,6 +78,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     psycopg.Error,
     AMQPError,
+    ChannelInvalidStateError,  # a publish on a channel the broker closed (it went away)
 )
 
 
@@ -47,23 +94,44 @@ class OutboxRelay:
         database_url: str,
         connect_broker: Callable[[], Awaitable[EventBroker]],
         poll_seconds: float = 1.0,
+        retention: timedelta | None = None,
+        purge_interval_seconds: float = 60.0,
     ) -> None:
+        """`retention`: how long published events are kept (None keeps them for ever); the purge runs when
+        the relay starts and then every `purge_interval_seconds`."""
         self._conninfo = libpq_url(database_url)
         self._connect_broker = connect_broker
         self._poll_seconds = poll_seconds
+        self._retention = retention
+        self._purge_interval = purge_interval_seconds
         self._broker: EventBroker | None = None
         self._conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
         self._wake = asyncio.Event()
+        self._exit_before_publish = os.environ.get(FAULT_EXIT_BEFORE_PUBLISH) == "1"
 
     async def run(self) -> None:
         """Runs until cancelled; any failure (database or broker down) is retried with backoff."""
         listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time()
         backoff = 0.5
         try:
             while True:
+                if self._retention is not None and loop.time() >= next_purge:
+                    more = await self._purge_round()
+                    next_purge = loop.time() + (0.0 if more else self._purge_interval)
                 try:
                     published = await self.drain_once()
                     backoff = 0.5
+                except asyncio.CancelledError:
+                    if cancelled_from_outside():
+                        raise
+                    # aiormq cancels what waited on a connection that closed: the broker went away.
+                    log.warning("outbox_relay_retry", error="broker connection lost", backoff=backoff)
+                    await self.close()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
                 except TRANSIENT_ERRORS as exc:
                     log.warning("outbox_relay_retry", error=repr(exc), backoff=backoff)
                     await self.close()
@@ -77,8 +145,11 @@ class OutboxRelay:
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
                 if published < BATCH_SIZE:
+                    timeout = self._poll_seconds
+                    if self._retention is not None:
+                        timeout = max(0.0, min(timeout, next_purge - loop.time()))
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                     self._wake.clear()
         finally:
             listener.cancel()
@@ -104,6 +175,8 @@ class OutboxRelay:
                 (BATCH_SIZE,),
             )
             rows = await cursor.fetchall()
+            if rows and self._exit_before_publish:
+                await self._fault_exit(len(rows))
             confirmed = []
             for row in rows:
                 try:
@@ -111,12 +184,74 @@ class OutboxRelay:
                 except Exception as exc:
                     failure = exc  # keep what was confirmed; the rest waits for the next attempt
                     break
+                except asyncio.CancelledError:
+                    if cancelled_from_outside():
+                        raise
+                    # Not our cancellation: the broker connection closed under the publish.
+                    failure = ConnectionError("the broker connection closed during a publish")
+                    break
                 confirmed.append(row["id"])
             if confirmed:
-                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (confirmed,))
+                # clock_timestamp(), not now() (the transaction's start): drains are serialised by the lock,
+                # so published_at grows with seq within a project, and what expires is a prefix of a
+                # project's history, which is what the purge removes.
+                await conn.execute(
+                    "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY(%s)", (confirmed,)
+                )
         if failure is not None:
             raise failure
         return len(rows)
+
+    async def purge_once(self) -> int:
+        """Delete published events older than the retention window; returns how many rows went (0 also when
+        another relay is planning a purge right now). See `_purge`."""
+        deleted, _ = await self._purge(MAX_PURGE_BATCHES)
+        return deleted
+
+    async def _purge(self, budget: int) -> tuple[int, bool]:
+        """Delete, project by project, the expired prefix of each project's history: everything before the
+        project's first event that is unpublished or younger than the cutoff. So a reader never meets a hole
+        in a history (which `events_after` would call complete), whatever the clocks did. At most `budget`
+        DELETEs of PURGE_BATCH_SIZE rows, each its own short transaction; returns (rows deleted, whether the
+        budget ran out with more to delete)."""
+        if self._retention is None:
+            return 0, False
+        conn = await self._ensure_connection()
+        async with conn.transaction():
+            cursor = await conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (PURGE_LOCK_KEY,))
+            locked = await cursor.fetchone()
+            if locked is None or not locked["locked"]:
+                return 0, False
+            cursor = await conn.execute("SELECT now() - %s AS cutoff", (self._retention,))
+            cutoff_row = await cursor.fetchone()
+            assert cutoff_row is not None
+            cutoff = cutoff_row["cutoff"]
+            cursor = await conn.execute(EXPIRED_HISTORIES_SQL, {"cutoff": cutoff})
+            histories = await cursor.fetchall()
+        total = 0
+        for history in histories:
+            end = history["keep_from"] if history["keep_from"] is not None else history["last_seq"] + 1
+            lower = history["first_seq"]
+            while lower < end:
+                if budget == 0:
+                    self._log_purged(total)
+                    return total, True
+                budget -= 1
+                upper = min(end, lower + PURGE_BATCH_SIZE)  # seqs have no gaps: at most a batch of rows
+                async with conn.transaction():
+                    cursor = await conn.execute(
+                        "DELETE FROM outbox WHERE project_id = %s AND seq >= %s AND seq < %s"
+                        " AND published_at < %s",
+                        (history["project_id"], lower, upper, cutoff),
+                    )
+                    total += cursor.rowcount
+                lower = upper
+        self._log_purged(total)
+        return total, False
+
+    def _log_purged(self, rows: int) -> None:
+        if rows and self._retention is not None:
+            log.info("outbox_purged", rows=rows, retention_hours=self._retention.total_seconds() / 3600)
 
     async def close(self) -> None:
         """Drop the broker and database connections (they are made again on the next drain)."""
@@ -128,6 +263,30 @@ class OutboxRelay:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def _purge_round(self) -> bool:
+        """One purge round that never raises (a failed purge is retried at the next interval); True when it
+        stopped at its batch limit with more to delete."""
+        try:
+            _, more = await self._purge(MAX_PURGE_BATCHES)
+            return more
+        except TRANSIENT_ERRORS as exc:
+            log.warning("outbox_purge_retry", error=repr(exc))
+            await self.close()
+        except Exception as exc:
+            log.exception("outbox_purge_error", error=repr(exc))
+            await self.close()
+        return False
+
+    async def _fault_exit(self, batch: int) -> None:
+        """The test-only fault point (see the module docstring). The short pause lets the HTTP response of the
+        write that woke the relay go out first, so that the test sees its 201 before the process dies."""
+        log.warning("fault_exit_before_publish", batch=batch)
+        await asyncio.sleep(FAULT_EXIT_DELAY_SECONDS)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(FAULT_EXIT_STATUS)
 
     async def _ensure_broker(self) -> EventBroker:
         if self._broker is None:
