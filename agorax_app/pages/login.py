@@ -21,7 +21,15 @@ def _sign_in_form() -> rx.Component:
         rx.vstack(
             _field("Username", "username", auto_complete="username", required=True),
             _field("Password", "password", "password", auto_complete="current-password", required=True),
-            rx.button("Sign in", type="submit", width="100%", loading=AuthState.busy, id="sign-in-button"),
+            rx.button(
+                "Sign in",
+                type="submit",
+                width="100%",
+                loading=AuthState.busy,
+                # Until the page is live a click would submit the form natively, credentials in the URL.
+                disabled=~rx.State.is_hydrated,
+                id="sign-in-button",
+            ),
             spacing="3",
         ),
         on_submit=AuthState.sign_in,
@@ -36,7 +44,12 @@ def _sign_up_form() -> rx.Component:
             _field("Display name (optional)", "display_name"),
             _field("Password (8 or more characters)", "password", "password", auto_complete="new-password"),
             rx.button(
-                "Create account", type="submit", width="100%", loading=AuthState.busy, id="sign-up-button"
+                "Create account",
+                type="submit",
+                width="100%",
+                loading=AuthState.busy,
+                disabled=~rx.State.is_hydrated,
+                id="sign-up-button",
             ),
             spacing="3",
         ),
