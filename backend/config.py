@@ -49,6 +49,15 @@ class Settings(BaseSettings):
 
     gemini_api_key: str | None = Field(default=None, validation_alias="GEMINI_API_KEY")
     model_name: str = Field(default="gemini-2.5-flash", validation_alias="MODEL_NAME")
+    # Where the SDK sends requests; unset is Google's endpoint (tests point it at a local fake server).
+    gemini_base_url: str | None = Field(default=None, validation_alias="GEMINI_BASE_URL")
+    # One deadline for an interactive AI answer, retries included; past it the local engine answers.
+    ai_deadline_seconds: float = Field(default=3.0, gt=0, le=60, validation_alias="AI_DEADLINE_SECONDS")
+    # The shared circuit breaker: open after this many failed calls within a minute, probe after the reset.
+    ai_breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="AI_BREAKER_FAILURES")
+    ai_breaker_reset_seconds: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias="AI_BREAKER_RESET_SECONDS"
+    )
 
     # How long published outbox rows stay readable through GET /api/projects/{id}/events.
     outbox_retention_hours: int = Field(default=72, ge=1, validation_alias="OUTBOX_RETENTION_HOURS")
@@ -59,6 +68,19 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(
         default=["http://localhost:3000", "http://127.0.0.1:3000"], validation_alias="CORS_ORIGINS"
+    )
+
+    # Sign-in throttling (counted in Redis at REDIS_URL): after this many failed sign-ins within the window
+    # for one username (any case), or from one client address (an IPv6 client's /64), sign-in answers 429
+    # with Retry-After until the oldest failure leaves the window. Successful sign-ins do not count.
+    signin_max_failures_per_username: int = Field(
+        default=5, ge=1, le=1000, validation_alias="SIGNIN_MAX_FAILURES_PER_USERNAME"
+    )
+    signin_max_failures_per_address: int = Field(
+        default=20, ge=1, le=100_000, validation_alias="SIGNIN_MAX_FAILURES_PER_ADDRESS"
+    )
+    signin_failure_window_seconds: int = Field(
+        default=15 * 60, ge=1, le=24 * 60 * 60, validation_alias="SIGNIN_FAILURE_WINDOW_SECONDS"
     )
 
     @property
@@ -82,6 +104,8 @@ class Settings(BaseSettings):
                 "SECRET_KEY is missing, a placeholder or shorter than 32 characters; "
                 "set a random one (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if not self.secret_key.strip():  # `SECRET_KEY=` (as in .env.example): never sign with an empty key
+            self.secret_key = DEV_SECRET_KEY
         return self
 
 

@@ -283,3 +283,27 @@ class EventPage(BaseModel):
     events: list[EventEnvelope]
     last_seq: int = Field(description="The project's newest seq at the time of the answer.")
     complete: bool = Field(description="False when events after `after` are gone (past retention): reload.")
+
+
+# Errors: every error answer is {"detail": ...} (DESIGN.md); these document them in OpenAPI.
+
+
+class ErrorPublic(BaseModel):
+    detail: str
+
+
+class TaskConflictPublic(BaseModel):
+    detail: str
+    current: TaskPublic = Field(description="The task as it is now: retry the change against this version.")
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorsPublic(BaseModel):
+    detail: list[ValidationErrorItem]

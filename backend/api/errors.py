@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
+from backend.schemas import ErrorPublic, ValidationErrorsPublic
 from backend.services.errors import (
     Conflict,
     DomainError,
@@ -17,6 +20,7 @@ from backend.services.errors import (
     InvalidCredentials,
     InvalidInput,
     NotFound,
+    TooManyAttempts,
 )
 
 STATUS_FOR = {
@@ -25,6 +29,7 @@ STATUS_FOR = {
     Conflict: status.HTTP_409_CONFLICT,
     InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
     InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -34,7 +39,11 @@ async def domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": exc.detail}
     if isinstance(exc, Conflict) and exc.current is not None:
         body["current"] = exc.current
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, InvalidCredentials) else None
+    headers = None
+    if isinstance(exc, InvalidCredentials):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body, status_code=code, headers=headers)
 
 
@@ -57,3 +66,46 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+
+
+# OpenAPI declarations of the error answers, so that clients (and schemathesis) know every status a route
+# can give. Routes list the ones they can answer besides their success and 422.
+
+_DESCRIPTIONS: dict[int, str] = {
+    status.HTTP_400_BAD_REQUEST: "Malformed: a body that is not UTF-8, or If-Match not a version number",
+    status.HTTP_401_UNAUTHORIZED: "Not signed in, or the token does not verify",
+    status.HTTP_403_FORBIDDEN: "Your role in the project does not allow this",
+    status.HTTP_404_NOT_FOUND: "No such resource, or not one you can see",
+    status.HTTP_409_CONFLICT: "The request clashes with the current state",
+    status.HTTP_422_UNPROCESSABLE_CONTENT: "The input is invalid",
+    status.HTTP_429_TOO_MANY_REQUESTS: "Too many failed sign-in attempts; wait Retry-After seconds",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {
+        "WWW-Authenticate": {"description": "Always `Bearer`", "required": True, "schema": {"type": "string"}}
+    },
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "Retry-After": {
+            "description": "Seconds to wait",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
+def error_responses(
+    *codes: int, conflict: type[BaseModel] = ErrorPublic, validates: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with its body model (and headers). 422 (unless the route takes
+    no input) is either pydantic's list of errors or a single message from a service."""
+    declared: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({*codes, *([status.HTTP_422_UNPROCESSABLE_CONTENT] if validates else [])}):
+        model: Any = {
+            status.HTTP_409_CONFLICT: conflict,
+            status.HTTP_422_UNPROCESSABLE_CONTENT: ValidationErrorsPublic | ErrorPublic,
+        }.get(code, ErrorPublic)
+        declared[code] = {"model": model, "description": _DESCRIPTIONS[code]}
+        if code in _HEADERS:
+            declared[code]["headers"] = _HEADERS[code]
+    return declared

@@ -33,3 +33,12 @@ class InvalidCredentials(DomainError):
 
 class InvalidInput(DomainError):
     """Input that passed schema validation but makes no sense against the stored data."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins for this username or from this address; try again after `retry_after`
+    seconds."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -9,14 +9,23 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.models import User
 from backend.schemas import Token, UserCreate, UserPublic
-from backend.security import create_access_token, hash_password, verify_password
-from backend.services.errors import Conflict, InvalidCredentials
+from backend.security import create_access_token, hash_password, signin_throttle, verify_password
+from backend.services.errors import Conflict, InvalidCredentials, TooManyAttempts
 
 
 def find_user_by_username(session: Session, *, username: str) -> User | None:
-    if "\x00" in username:  # no username holds NUL, and PostgreSQL refuses it in a query (sign-in form)
+    # No username holds NUL or a lone surrogate, and PostgreSQL refuses both in a query (sign-in form).
+    if "\x00" in username or not _encodes(username):
         return None
     return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def get_user(session: Session, *, user_id: int) -> UserPublic | None:
@@ -50,8 +59,23 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     return user
 
 
-def issue_token(session: Session, *, username: str, password: str, settings: Settings) -> Token:
-    user = authenticate(session, username=username, password=password)
+def issue_token(
+    session: Session, *, username: str, password: str, settings: Settings, client_address: str | None = None
+) -> Token:
+    """Sign in. Failures are counted per username and per client address (when known); past either limit
+    the answer is TooManyAttempts, before any password is checked, until the oldest failure is out of the
+    window. The same holds for usernames that do not exist, so the limit tells nothing about accounts."""
+    throttle = signin_throttle(settings)
+    wait = throttle.retry_after(username=username, address=client_address)
+    if wait is not None:
+        raise TooManyAttempts(
+            f"Too many failed sign-in attempts: try again in {wait} seconds", retry_after=wait
+        )
+    try:
+        user = authenticate(session, username=username, password=password)
+    except InvalidCredentials:
+        throttle.record_failure(username=username, address=client_address)
+        raise
     return Token(
         access_token=create_access_token(user_id=user.id, settings=settings),
         expires_in=settings.access_token_expire_minutes * 60,
