@@ -95,14 +95,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
+        # RFC 7518 3.2: an HMAC key at least as long as the hash (32, 48 or 64 bytes).
+        minimum = {"HS256": 32, "HS384": 48, "HS512": 64}[self.algorithm]
         if self.environment == "production" and (
             self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
             or self.secret_key == DEV_SECRET_KEY
-            or len(self.secret_key) < 32
+            or len(self.secret_key.encode()) < minimum
         ):
             raise ValueError(
-                "SECRET_KEY is missing, a placeholder or shorter than 32 characters; "
-                "set a random one (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                f"SECRET_KEY is missing, a placeholder or shorter than {minimum} characters"
+                f" (for {self.algorithm}); set a random one"
+                " (python -c 'import secrets; print(secrets.token_urlsafe(64))')"
             )
         if not self.secret_key.strip():  # `SECRET_KEY=` (as in .env.example): never sign with an empty key
             self.secret_key = DEV_SECRET_KEY

@@ -48,7 +48,7 @@ BAD_KEYS = {
 @pytest.mark.parametrize("key", BAD_KEYS.values(), ids=BAD_KEYS)
 def test_production_refuses_a_missing_or_placeholder_key(key: str | None) -> None:
     values = {"AGORAX_ENV": "production"} | ({"SECRET_KEY": key} if key is not None else {})
-    with pytest.raises(ValidationError, match="SECRET_KEY is missing, a placeholder or shorter than 32"):
+    with pytest.raises(ValidationError, match="SECRET_KEY is missing, a placeholder or shorter than 32 char"):
         settings(**values)
 
 
@@ -58,6 +58,16 @@ def test_production_refuses_it_from_the_environment_too(monkeypatch: pytest.Monk
     monkeypatch.setenv("SECRET_KEY", key)
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         settings()
+
+
+@pytest.mark.parametrize(("algorithm", "minimum"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_production_wants_a_key_as_long_as_the_hash(algorithm: str, minimum: int) -> None:
+    with pytest.raises(ValidationError, match=f"shorter than {minimum} characters"):
+        settings(AGORAX_ENV="production", ALGORITHM=algorithm, SECRET_KEY="k" * (minimum - 1))
+    assert (
+        settings(AGORAX_ENV="production", ALGORITHM=algorithm, SECRET_KEY="k" * minimum).algorithm
+        == algorithm
+    )
 
 
 def test_production_accepts_a_random_key() -> None:
@@ -82,7 +92,7 @@ def test_the_app_refuses_to_start_in_production_with_a_placeholder_key(tmp_path:
         timeout=60,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY is missing, a placeholder or shorter than 32 characters" in result.stderr
+    assert "SECRET_KEY is missing, a placeholder or shorter than 32 characters (for HS256)" in result.stderr
 
 
 @pytest.mark.parametrize("environment", ["development", "test"])
