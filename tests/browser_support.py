@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class WebProcess(ManagedProcess):
     def __init__(self, log_dir: Path, *, env: dict[str, str | None]) -> None:
         super().__init__(log_dir, env=env)
         self.port = free_port()
+        # The app admits only configured origins (API and websocket alike): this server's own.
+        self.env.setdefault("CORS_ORIGINS", json.dumps([self.base_url, f"http://localhost:{self.port}"]))
 
     @property
     def base_url(self) -> str:

@@ -53,7 +53,11 @@ class AuthState(rx.State):
     async def _issue_token(self, *, username: str, password: str) -> bool:
         try:
             token = await call_service(
-                users.issue_token, username=username, password=password, settings=get_settings()
+                users.issue_token,
+                username=username,
+                password=password,
+                settings=get_settings(),
+                client_address=self.router.session.client_ip or None,
             )
         except DomainError as exc:
             self.auth_error = exc.detail
