@@ -15,6 +15,8 @@ DESCRIPTION_MAX = 20_000
 COMMENT_MAX = 10_000
 LABEL_MAX = 50
 LABELS_MAX = 20
+TASK_PAGE_DEFAULT = 1000
+TASK_PAGE_MAX = 5000
 
 
 def _no_nul(value: str) -> str:
@@ -228,6 +230,8 @@ class TaskFilters(Schema):
         | None
     ) = None
     include_archived: bool = False
+    limit: int = Field(default=TASK_PAGE_DEFAULT, ge=1, le=TASK_PAGE_MAX, description="Page size.")
+    offset: int = Field(default=0, ge=0, le=10**9, description="Tasks to skip, in board order.")
 
 
 # Comments

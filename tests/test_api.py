@@ -759,6 +759,15 @@ def test_list_tasks_filters(
     assert ids(q="_") == [c["id"]]
     assert ids(q="nothing like it") == []
     assert ids(column_id=doing, label="home") == []
+    assert ids(limit=2) == [a["id"], b["id"]]
+    assert ids(limit=2, offset=2) == [c["id"]]
+    assert ids(include_archived=True, offset=3) == [c["id"]]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 5001}, {"offset": -1}, {"limit": "many"}])
+def test_task_pages_are_bounded(client: TestClient, owner: Account, pid: int, params: Json) -> None:
+    response = client.get(f"/api/projects/{pid}/tasks", params=params, headers=owner.headers)
+    assert response.status_code == 422
 
 
 def test_get_task(client: TestClient, owner: Account, pid: int) -> None:

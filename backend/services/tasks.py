@@ -70,7 +70,9 @@ def list_tasks(session: Session, *, user_id: int, project_id: int, filters: Task
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Task.title.ilike(pattern), Task.description.ilike(pattern)))
-    tasks = session.scalars(query.order_by(Task.column_id, Task.position, Task.id))
+    tasks = session.scalars(
+        query.order_by(Task.column_id, Task.position, Task.id).limit(filters.limit).offset(filters.offset)
+    )
     return [TaskPublic.model_validate(task) for task in tasks]
 
 
