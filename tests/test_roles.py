@@ -75,6 +75,7 @@ class Endpoint:
     event: str | None = None  # the event type a granted write emits
     body: dict[str, Any] | None = None
     co_owner: bool = False  # make the bystander a second owner first
+    reads: bool = False  # a POST that only reads (the AI endpoints): it must change nothing
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -155,6 +156,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         owner_only(204),
         "member.removed",
     ),
+    # AI answers: reading the project
+    Endpoint(
+        "ai_parse",
+        "POST",
+        "/api/ai/parse",
+        read(),
+        body={"text": "Call Bob tomorrow *work", "project_id": "{pid}"},
+        reads=True,
+    ),
+    Endpoint("ai_suggest", "GET", "/api/ai/suggest?project_id={pid}&q=Fir", read()),
+    Endpoint(
+        "ai_analyze_draft",
+        "POST",
+        "/api/ai/analyze",
+        read(),
+        body={"project_id": "{pid}", "title": "Second"},
+        reads=True,
+    ),
+    Endpoint("ai_analyze_task", "POST", "/api/ai/analyze", read(), body={"task_id": "{task}"}, reads=True),
     # leave project: yes, unless last owner (409)
     Endpoint(
         "leave_project",
@@ -375,7 +395,7 @@ def test_role_cell(client: TestClient, db: Session, endpoint: Endpoint, actor: s
         if expected == 401:
             assert response.headers["www-authenticate"] == "Bearer"
         assert after == before, "a refused request changed the database or emitted an event"
-    elif endpoint.method == "GET":
+    elif endpoint.method == "GET" or endpoint.reads:
         assert after == before, "a read changed the database"
     elif endpoint.event is None:  # creating a project: one new project, owned by the caller; no event
         created = response.json()

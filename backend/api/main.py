@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.errors import install_error_handlers
-from backend.api.routes import auth, board, health, projects
+from backend.api.routes import ai, auth, board, health, projects
 from backend.config import get_settings
 from backend.events.runtime import build_relay
 from backend.logging import configure_logging
@@ -53,7 +53,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
-    for module in (auth, projects, board, health):
+    for module in (auth, projects, board, health, ai):
         api.include_router(module.router)
     app.include_router(api)
     return app
