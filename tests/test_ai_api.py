@@ -389,3 +389,10 @@ def test_gemini_answers_come_through_the_api(
     gemini_engine.mode = "malformed"
     answer = client.post("/api/ai/parse", json=body, headers=board.owner.headers).json()
     assert (answer["source"], answer["title"]) == ("local", "water the plants")
+
+
+def test_health_reports_the_gemini_breaker(client: TestClient) -> None:
+    """Without GEMINI_API_KEY (as in tests) the AI layer is local only, which health says plainly."""
+    body = client.get("/api/health").json()
+    assert body["gemini"] == {"state": "disabled"}
+    assert {"database", "redis", "rabbitmq", "relay", "workers"} <= set(body)

@@ -33,6 +33,7 @@ from aiormq.exceptions import ChannelNotFoundEntity
 from fastapi import APIRouter, Response, status
 from sqlalchemy import func, select, text
 
+from backend.ai.engine import engine_for_loop
 from backend.api.deps import SettingsDep
 from backend.db.models import OutboxEvent
 from backend.db.session import get_sessionmaker
@@ -130,10 +131,11 @@ def _workers(queue_name: str, rabbitmq: dict[str, Any], redis_state: dict[str, A
 @router.get("/health")
 async def health(settings: SettingsDep, response: Response) -> dict[str, Any]:
     queue_name = Topology(settings.rabbitmq_namespace).queue
-    database, redis_state, rabbitmq_state = await asyncio.gather(
+    database, redis_state, rabbitmq_state, gemini = await asyncio.gather(
         _guarded(asyncio.to_thread(_check_database)),
         _guarded(_check_redis(settings.redis_url, delivery_key(queue_name))),
         _guarded(_check_rabbitmq(settings.rabbitmq_url, queue_name)),
+        _guarded(engine_for_loop(settings).breaker_state()),
     )
     relay = database.pop("relay", {"backlog": None, "oldest_unpublished_seconds": None})
     workers = _workers(queue_name, rabbitmq_state, redis_state)
@@ -144,4 +146,11 @@ async def health(settings: SettingsDep, response: Response) -> dict[str, Any]:
     if not serving:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     healthy = serving and workers["state"] == "up"
-    return {"status": "ok" if healthy else "degraded", **checks, "relay": relay, "workers": workers}
+    # The AI layer never takes the app down (the local engine answers), so its breaker is reported only.
+    return {
+        "status": "ok" if healthy else "degraded",
+        **checks,
+        "relay": relay,
+        "workers": workers,
+        "gemini": gemini,
+    }
