@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser_support import REFLEX_ENV, Client, WebProcess, column, launch_chromium, open_board, sign_in
 from tests.conftest import unique
-from tests.processes import PYTHON, REPO_ROOT, WorkerProcess
+from tests.processes import PYTHON, REPO_ROOT, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -205,3 +207,42 @@ def test_an_owner_manages_members_in_the_members_dialog(web: WebProcess, browser
     page.locator(f"[data-member='{teammate}'] [aria-label='Remove member']").click()
     expect(page.locator(f"[data-member='{teammate}']")).to_have_count(0, timeout=10_000)
     assert [m["username"] for m in rest.http.get(members_url, headers=owner_headers).json()] == [owner]
+
+
+def test_quick_add_understands_free_text_in_the_users_time_zone(web: WebProcess, browser: Browser) -> None:
+    rest = Client(web.base_url)
+    user = unique("jo")
+    headers = rest.register(user)
+    project = rest.http.post("/api/projects", json={"name": "Quick add"}, headers=headers).json()
+    rest.http.post(
+        f"/api/projects/{project['id']}/tasks", json={"title": "Write release notes"}, headers=headers
+    )
+
+    page = browser.new_context(timezone_id="Europe/Berlin").new_page()
+    sign_in(page, web.base_url, user)
+    open_board(page, web.base_url, project["id"])
+    box = page.get_by_label("Quick add")
+    box.press_sequentially("Review PR tomorrow 5pm !3 *backend", delay=20)
+    expect(page.locator("#quick-title")).to_have_text("Review PR", timeout=10_000)
+    expect(page.locator("[data-chip='priority']")).to_have_text("!3")
+    expect(page.locator("[data-chip='label']")).to_have_text("backend")
+    expect(page.locator("[data-chip='due']")).to_contain_text("17:00")
+    expect(page.locator("#quick-local")).to_be_visible()  # no GEMINI_API_KEY here: the local engine
+    box.press("Enter")
+    expect(page.locator("[data-card-title='Review PR']")).to_be_visible(timeout=10_000)
+
+    berlin = ZoneInfo("Europe/Berlin")
+    tomorrow_5pm = datetime.combine(datetime.now(berlin).date() + timedelta(days=1), time(17), tzinfo=berlin)
+
+    def stored() -> list[dict]:
+        found = rest.http.get(f"/api/projects/{project['id']}/tasks", headers=headers).json()
+        return [task for task in found if task["title"] == "Review PR"]
+
+    wait_until(lambda: bool(stored()), timeout=10, what="the quick-added task to be stored")
+    [created] = stored()
+    assert created["priority"] == 3 and created["labels"] == ["backend"]
+    assert datetime.fromisoformat(created["due_at"]) == tomorrow_5pm
+
+    # Autocomplete from the project's own titles, typos forgiven.
+    box.press_sequentially("relase not", delay=20)
+    expect(page.locator("[data-suggestion='Write release notes']")).to_be_visible(timeout=10_000)

@@ -6,6 +6,7 @@ import reflex as rx
 
 from agorax_app.components import top_bar
 from agorax_app.pages.members import members_dialog
+from agorax_app.pages.quickadd import quick_add_box
 from agorax_app.state.board import BoardState, CardView, ColumnView
 
 
@@ -193,6 +194,7 @@ def board_page() -> rx.Component:
                     BoardState.board_id.to_string() == BoardState.project_id,
                     rx.el.span(id="board-ready", display="none"),
                 ),
+                rx.cond(BoardState.can_edit, quick_add_box()),
                 rx.hstack(rx.foreach(BoardState.columns, _column), spacing="4", align="start"),
                 overflow_x="auto",
                 padding="20px",

@@ -8,9 +8,11 @@ with a visible message if the write is refused. The canonical copy is the backen
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 import structlog
@@ -55,10 +57,12 @@ class ColumnView:
     cards: list[CardView]
 
 
-def _due_label(due_at: str | None) -> str:
+def _due_label(due_at: str | None, tz: str) -> str:
+    """The due moment in the user's zone; the time only when there is one."""
     if not due_at:
         return ""
-    return datetime.fromisoformat(due_at).strftime("%d %b %Y")
+    local = datetime.fromisoformat(due_at).astimezone(ZoneInfo(tz))
+    return local.strftime("%d %b %Y" if (local.hour, local.minute) == (0, 0) else "%d %b %Y %H:%M")
 
 
 def _model_from(snapshot: BoardSnapshot, *, user_id: int) -> BoardModel:
@@ -92,6 +96,8 @@ class BoardState(AuthState):
     columns: list[ColumnView] = []
     closed_reason: str = ""
     notice: str = ""
+    # The browser's IANA time zone, so that "tomorrow 5pm" means the user's tomorrow.
+    tz: str = "UTC"
     editing_id: int = 0
     edit_text: str = ""
 
@@ -121,7 +127,7 @@ class BoardState(AuthState):
                         id=task.id,
                         title=task.title,
                         labels=list(task.labels),
-                        due=_due_label(task.due_at),
+                        due=_due_label(task.due_at, self.tz),
                         priority=task.priority or 0,
                     )
                     for task in model.visible_tasks(column.id)
@@ -160,7 +166,17 @@ class BoardState(AuthState):
             await self._reload(user_id)
         except NotFound:
             self._close("This board does not exist, or you are not a member of it")
-        return None
+            return None
+        return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone", callback=BoardState.set_tz)
+
+    @rx.event
+    def set_tz(self, tz: str):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            return
+        self.tz = tz
+        self._render()
 
     @rx.event
     def leave_board(self):
@@ -247,32 +263,46 @@ class BoardState(AuthState):
 
     @rx.event
     async def add_card(self, form: dict[str, Any]):
+        raw_column = str(form.get("column_id", ""))
+        title = str(form.get("title", ""))
+        if not raw_column.isdigit() or not title.strip():
+            return
+        async for step in self._create_card(
+            TaskCreate.model_construct(title=title, column_id=int(raw_column))
+        ):
+            yield step
+
+    async def _create_card(self, draft: TaskCreate) -> AsyncIterator[Any]:
+        """Show the new card at once, create it through the service, and take it back if refused.
+        `draft` is validated by the service call, so a bad one is refused like any write."""
         user_id = self.current_user_id()
         model = self._model
-        title = str(form.get("title", ""))
-        raw_column = str(form.get("column_id", ""))
-        if model is None or user_id is None or not title.strip() or not raw_column.isdigit():
+        if model is None or user_id is None:
             return
-        column_id = int(raw_column)
+        if not model.columns:
+            yield rx.toast.error("This board has no columns yet", duration=6000)
+            return
+        column_id = draft.column_id or model.ordered_columns()[0].id
         before = copy.deepcopy(model)
         temp_id, self._next_temp_id = self._next_temp_id, self._next_temp_id - 1
         model.put_moved(
             TaskItem(
                 id=temp_id,
                 column_id=column_id,
-                title=title.strip(),
+                title=draft.title.strip(),
                 position=model.column_size(column_id),
                 version=1,
+                priority=draft.priority,
+                due_at=draft.due_at.isoformat() if draft.due_at else None,
+                labels=tuple(draft.labels or ()),
             )
         )
         self._render()
         yield
         try:
+            data = TaskCreate.model_validate({**draft.model_dump(exclude_unset=True), "column_id": column_id})
             created: TaskPublic = await call_service(
-                tasks.create_task,
-                user_id=user_id,
-                project_id=model.project_id,
-                data=TaskCreate(title=title, column_id=column_id),
+                tasks.create_task, user_id=user_id, project_id=model.project_id, data=data
             )
         except (DomainError, ValidationError) as exc:
             self._model = before
