@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 import redis
@@ -48,7 +49,24 @@ def browser() -> Iterator[Browser]:
     yield from launch_chromium()
 
 
-def test_redis_restart_under_an_open_board(web: WebProcess, browser: Browser) -> None:
+def report_counts(
+    capsys: pytest.CaptureFixture[str], fault: str, written: list[str], shown: list[str]
+) -> None:
+    """The fault tests' count line, from what the browser shows against what was written."""
+    applied_twice = sum(shown.count(title) - 1 for title in set(shown))
+    delivered = [title for title in written if title in shown]
+    in_order = [title for title in shown if title in written]
+    out_of_order = sum(1 for a, b in pairwise(in_order) if written.index(a) > written.index(b))
+    with capsys.disabled():
+        print(
+            f"\nfault={fault} written={len(written)} delivered={len(delivered)} "
+            f"lost={len(written) - len(delivered)} applied_twice={applied_twice} out_of_order={out_of_order}"
+        )
+
+
+def test_redis_restart_under_an_open_board(
+    web: WebProcess, browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
     rest = Client(web.base_url)
     erin = unique("erin")
     headers = rest.register(erin)
@@ -80,12 +98,17 @@ def test_redis_restart_under_an_open_board(web: WebProcess, browser: Browser) ->
     assert later.status_code == 201
     expect(page.locator("[data-card-title='After']")).to_be_visible(timeout=5_000)
     # ...and the ones written while Redis was down are caught up, once each, in order.
+    written = ["Before", "Missed 0", "Missed 1", "Missed 2", "After"]
     titles = page.locator("[data-column-name='To do'] .card-title")
-    expect(titles).to_have_text(["Before", "Missed 0", "Missed 1", "Missed 2", "After"])
+    expect(titles).to_have_text(written)
+    report_counts(capsys, "redis-restart-browser", written, titles.all_inner_texts())
 
 
 def test_web_restart_under_an_open_board(
-    web: WebProcess, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+    web: WebProcess,
+    browser: Browser,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     rest = Client(web.base_url)
     fay = unique("fay")
@@ -115,3 +138,7 @@ def test_web_restart_under_an_open_board(
     later = rest.http.post(f"/api/projects/{project['id']}/tasks", json={"title": "After"}, headers=headers)
     assert later.status_code == 201
     expect(page.locator("[data-card-title='After']")).to_be_visible(timeout=5_000)
+    written = ["Before", "While down", "After"]
+    titles = page.locator("[data-column-name='To do'] .card-title")
+    expect(titles).to_have_text(written)
+    report_counts(capsys, "web-restart-browser", written, titles.all_inner_texts())

@@ -340,7 +340,7 @@ ROUTE_PARAMS = {
 PUBLIC_ROUTES = {"/api/auth/register", "/api/auth/token", "/api/health"}
 
 
-def test_role_table_covers_every_endpoint() -> None:
+def test_role_table_covers_every_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
     """Every signed-in /api route is in the table, so a new route cannot slip past the matrix."""
     routes = {
         (method.upper(), path)
@@ -354,7 +354,8 @@ def test_role_table_covers_every_endpoint() -> None:
     }
     assert routes - covered == set()
     assert covered - routes == set()
-    print(f"role matrix: {len(ENDPOINTS)} endpoints x {len(ACTORS)} callers = {len(CELLS)} cells")
+    with capsys.disabled():  # shown in CI output even without -s
+        print(f"\nrole matrix: {len(ENDPOINTS)} endpoints x {len(ACTORS)} callers = {len(CELLS)} cells")
 
 
 def content(snap: dict[str, Any]) -> dict[str, Any]:
