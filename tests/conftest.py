@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from itertools import count  # noqa: E402
 
+import bcrypt  # noqa: E402
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Connection, create_engine, make_url, text  # noqa: E402
@@ -65,10 +66,29 @@ def db(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def client(db: Session) -> Iterator[TestClient]:
-    app.dependency_overrides[get_session] = lambda: db
+    """The API on the test's transaction. Each request gets the session as a real request does its own:
+    an empty identity map at the start, and whatever it left uncommitted (a refused write) dropped."""
+
+    def request_session() -> Iterator[Session]:
+        db.expunge_all()
+        try:
+            yield db
+        finally:
+            db.rollback()
+
+    app.dependency_overrides[get_session] = request_session
     with TestClient(app) as test_client:
         yield test_client
     app.dependency_overrides.pop(get_session, None)
+
+
+_gensalt = bcrypt.gensalt
+
+
+@pytest.fixture
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bcrypt at 4 rounds for the accounts a test makes, where the cost factor is not under test."""
+    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
 
 
 @dataclass

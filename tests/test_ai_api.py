@@ -11,43 +11,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import bcrypt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.ai.engine import AIEngine
-from backend.api.deps import get_session
 from backend.api.main import app
 from backend.api.routes.ai import get_engine
 from tests.conftest import Account
 from tests.test_ai_gemini import FakeGemini, settings_for
 
-_gensalt = bcrypt.gensalt
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+
 NOW = "2021-06-24T12:00:00"
 
 Json = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bcrypt's default cost is not under test here."""
-    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
-
-
-@pytest.fixture(autouse=True)
-def session_per_request(client: TestClient, db: Session) -> None:
-    """Each request starts from an empty identity map and drops what it left uncommitted."""
-
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
 
 
 @dataclass

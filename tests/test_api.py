@@ -7,44 +7,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import bcrypt
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import expected_version, get_session
-from backend.api.main import app
+from backend.api.deps import expected_version
 from backend.config import get_settings
 from tests.conftest import Account, register, unique
 
-_gensalt = bcrypt.gensalt
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bcrypt's default 12 rounds cost ~0.3 s per account here; the cost factor is not under test."""
-    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
-
-
-@pytest.fixture(autouse=True)
-def session_per_request(client: TestClient, db: Session) -> None:
-    """Make the shared test session behave like a request's own: start from an empty identity map and
-    drop whatever a failed request left uncommitted (what closing the real session does)."""
-
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 Json = dict[str, Any]

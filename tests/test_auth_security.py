@@ -18,9 +18,7 @@ import bcrypt
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
 from backend.api.main import app
 from backend.config import Settings, get_settings
 from backend.security import (
@@ -33,26 +31,7 @@ from backend.security import (
 )
 from tests.conftest import unique
 
-_gensalt = bcrypt.gensalt
 WRONG = {"detail": "Incorrect username or password"}
-
-
-@pytest.fixture
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bcrypt at 4 rounds for the accounts a test makes; the cost factor is tested on its own below."""
-    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
-
-
-@pytest.fixture(autouse=True)
-def session_per_request(client: TestClient, db: Session) -> None:
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ granted read must change nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,28 +20,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
 from backend.api.main import app
 from backend.config import get_settings
 from backend.db.models import Column, Comment, Project, ProjectMember, Role, Task, User
 from backend.security import create_access_token
 from tests.conftest import Account, unique
-
-
-@pytest.fixture(autouse=True)
-def session_per_request(client: TestClient, db: Session) -> None:
-    """Make the shared test session behave like a request's own: start from an empty identity map and
-    drop whatever a failed request left uncommitted (what closing the real session does)."""
-
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
-
 
 # The callers of DESIGN.md's role table, plus an invalid token (well-formed, signed with the wrong key,
 # naming the owner: the dangerous kind).

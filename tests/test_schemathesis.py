@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import bcrypt
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -29,11 +28,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
 from backend.api.main import app
 from tests.conftest import Account, register
 
-_gensalt = bcrypt.gensalt
 # Fuzzing examples per operation (the examples and coverage phases add their own); raise it for a deeper
 # local run: AGORAX_FUZZ_EXAMPLES=500 pytest tests/test_schemathesis.py
 MAX_EXAMPLES = int(os.environ.get("AGORAX_FUZZ_EXAMPLES", "30"))
@@ -99,17 +96,7 @@ def report(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def owner(client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch) -> Account:
-    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
-
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
+def owner(client: TestClient, db: Session, cheap_password_hashing: None) -> Account:
     owner, other, newcomer = register(client), register(client), register(client)
     NEWCOMER[0] = newcomer.username
     headers = owner.headers

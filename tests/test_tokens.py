@@ -10,11 +10,10 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import bcrypt
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -22,36 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
-from backend.api.main import app
 from backend.config import DEV_SECRET_KEY, Settings, get_settings
 from backend.security import create_access_token, decode_access_token
 from tests.conftest import Account
 
-_gensalt = bcrypt.gensalt
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+
 UNAUTHORIZED = {"detail": "Not signed in, or the session expired: sign in again"}
 SIGNED_IN_ROUTES = ["/api/users/me", "/api/projects"]
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bcrypt's 12 rounds cost ~0.3 s per account here; the cost factor is not under test."""
-    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": _gensalt(4, prefix))
-
-
-@pytest.fixture(autouse=True)
-def session_per_request(client: TestClient, db: Session) -> None:
-    """Each request starts from an empty identity map, as with a real per-request session (so that a user
-    deleted by the test is not served from the cache)."""
-
-    def request_session() -> Iterator[Session]:
-        db.expunge_all()
-        try:
-            yield db
-        finally:
-            db.rollback()
-
-    app.dependency_overrides[get_session] = request_session
 
 
 @pytest.fixture

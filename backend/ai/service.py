@@ -17,8 +17,7 @@ from backend.ai.engine import AIEngine, AnalysisSubject, ProjectContext, engine_
 from backend.ai.schemas import Analysis, AnalyzeRequest, ParseRequest, ParseResult, SuggestResult
 from backend.config import get_settings
 from backend.db.models import Column, Project, ProjectMember, Role, Task, User
-from backend.services.access import require_role
-from backend.services.errors import NotFound
+from backend.services.access import require_role, task_in_reach
 
 # Labels "in use" are those of the project's newest tasks: bounded work on a large board.
 LABEL_SAMPLE_TASKS = 500
@@ -88,13 +87,7 @@ def suggest_titles(
 
 def _analysis_subject(session: Session, *, user_id: int, request: AnalyzeRequest) -> AnalysisSubject:
     if request.task_id is not None:
-        task = session.get(Task, request.task_id)
-        if task is None:
-            raise NotFound("Task not found")
-        try:
-            require_role(session, project_id=task.project_id, user_id=user_id, minimum=Role.viewer)
-        except NotFound:
-            raise NotFound("Task not found") from None
+        task = task_in_reach(session, user_id=user_id, task_id=request.task_id, minimum=Role.viewer)
         project_id, title, description = task.project_id, task.title, task.description
     else:
         assert request.project_id is not None and request.title is not None  # AnalyzeRequest's rule

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Project, ProjectMember, Role
+from backend.db.models import Project, ProjectMember, Role, Task
 from backend.services.errors import Forbidden, NotFound
 
 ROLE_RANK = {Role.viewer: 0, Role.editor: 1, Role.owner: 2}
@@ -34,3 +34,15 @@ def lock_project(session: Session, *, project_id: int) -> Project:
     if project is None:
         raise NotFound("Project not found")
     return project
+
+
+def task_in_reach(session: Session, *, user_id: int, task_id: int, minimum: Role) -> Task:
+    """A task the caller may act on with `minimum`; tasks of projects they cannot see are NotFound."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("Task not found")
+    try:
+        require_role(session, project_id=task.project_id, user_id=user_id, minimum=minimum)
+    except NotFound:
+        raise NotFound("Task not found") from None
+    return task

@@ -5,26 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Comment, Role, Task
+from backend.db.models import Comment, Role
 from backend.events.outbox import record_event
 from backend.schemas import CommentCreate, CommentPublic
-from backend.services.access import require_role
-from backend.services.errors import NotFound
-
-
-def _task_in_reach(session: Session, *, user_id: int, task_id: int, minimum: Role) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound("Task not found")
-    try:
-        require_role(session, project_id=task.project_id, user_id=user_id, minimum=minimum)
-    except NotFound:
-        raise NotFound("Task not found") from None
-    return task
+from backend.services.access import task_in_reach
 
 
 def list_comments(session: Session, *, user_id: int, task_id: int) -> list[CommentPublic]:
-    _task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.viewer)
+    task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.viewer)
     comments = session.scalars(
         select(Comment).where(Comment.task_id == task_id).order_by(Comment.created_at, Comment.id)
     )
@@ -32,7 +20,7 @@ def list_comments(session: Session, *, user_id: int, task_id: int) -> list[Comme
 
 
 def add_comment(session: Session, *, user_id: int, task_id: int, data: CommentCreate) -> CommentPublic:
-    task = _task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
+    task = task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
     comment = Comment(task_id=task.id, author_id=user_id, body=data.body)
     session.add(comment)
     session.flush()

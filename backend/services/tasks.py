@@ -10,8 +10,8 @@ from backend.db.models import Column, Role, Task
 from backend.events.outbox import record_event
 from backend.schemas import TaskCreate, TaskFilters, TaskMove, TaskPublic, TaskUpdate
 from backend.services import ordering
-from backend.services.access import lock_project, membership, require_role
-from backend.services.errors import Conflict, InvalidInput, NotFound
+from backend.services.access import lock_project, membership, require_role, task_in_reach
+from backend.services.errors import Conflict, InvalidInput
 
 NOT_NULLABLE = ("title", "description", "labels", "archived")
 
@@ -82,13 +82,7 @@ def get_task(session: Session, *, user_id: int, task_id: int) -> TaskPublic:
 
 
 def _task_for(session: Session, *, user_id: int, task_id: int, minimum: Role, lock: bool = True) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound("Task not found")
-    try:
-        require_role(session, project_id=task.project_id, user_id=user_id, minimum=minimum)
-    except NotFound:
-        raise NotFound("Task not found") from None
+    task = task_in_reach(session, user_id=user_id, task_id=task_id, minimum=minimum)
     if lock:
         lock_project(session, project_id=task.project_id)
         session.refresh(task)
