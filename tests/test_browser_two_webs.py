@@ -1,6 +1,6 @@
-"""Scale-out: two web processes (each `reflex run --env prod`, several workers, session state in Redis) and two
-fan-out workers on the same PostgreSQL, RabbitMQ and Redis. Every open board, whichever process holds its
-socket, shows every card written through either process exactly once, in the server's order."""
+"""Scale-out: two web processes (each `reflex run --env prod`, several workers, session state in Redis) and
+two fan-out workers on the same PostgreSQL, RabbitMQ and Redis. Every open board, whichever process holds
+its socket, shows every card written through either process exactly once, in the server's order."""
 
 from __future__ import annotations
 
