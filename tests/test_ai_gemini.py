@@ -342,6 +342,10 @@ async def test_after_the_reset_exactly_one_probe_goes_up_even_when_requests_arri
         settings_for(fake.url, ai_deadline_seconds=BREAKER_DEADLINE), key_prefix=prefix
     )
     try:
+        # Either engine may become the probe: both open their HTTP and Redis connections first, so that
+        # the probe's deadline is not spent on a cold client.
+        for engine in (quick_engine, other):
+            assert (await timed_parse(engine))[0].source == "gemini"
         await trip(quick_engine, fake)
         await asyncio.sleep(RESET + 0.05)
         fake.mode, fake.delay = "ok", 0.1  # the probe is still in flight when the others ask
