@@ -33,7 +33,9 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
-    pass
+    # Server-made values (ids, timestamps, defaults) come back in the INSERT's or UPDATE's RETURNING, so a
+    # write never needs a second SELECT to answer with the stored row.
+    __mapper_args__ = {"eager_defaults": True}
 
 
 class Role(enum.StrEnum):

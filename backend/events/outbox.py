@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.db.models import OutboxEvent, Project
 
+# The outbox's insert trigger (migration 0002) notifies this channel; the relay LISTENs on it.
 NOTIFY_CHANNEL = "agorax_outbox"
 
 
@@ -51,7 +52,4 @@ def record_event(
     session.add(
         OutboxEvent(id=uuid.UUID(envelope["id"]), project_id=project_id, seq=seq, type=type, payload=envelope)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Delivered at commit (and dropped on rollback), so the relay wakes exactly when there is work.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return envelope

@@ -24,7 +24,6 @@ def add_comment(session: Session, *, user_id: int, task_id: int, data: CommentCr
     comment = Comment(task_id=task.id, author_id=user_id, body=data.body)
     session.add(comment)
     session.flush()
-    session.refresh(comment)
     public = CommentPublic.model_validate(comment)
     record_event(session, project_id=task.project_id, type="comment.created", actor_id=user_id, data=public)
     session.commit()

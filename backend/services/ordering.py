@@ -19,6 +19,8 @@ def open_slot(session: Session, *, model: Any, scope: Any, position: int | None)
     """Make room at `position` (clamped; None = the end) and return the position to use."""
     size = count_in_scope(session, model=model, scope=scope)
     target = size if position is None else min(position, size)
+    if target == size:  # appending: nothing to shift
+        return target
     session.execute(
         update(model)
         .where(scope, model.position >= target)

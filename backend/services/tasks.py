@@ -109,7 +109,6 @@ def create_task(session: Session, *, user_id: int, project_id: int, data: TaskCr
     )
     session.add(task)
     session.flush()
-    session.refresh(task)
     public = TaskPublic.model_validate(task)
     record_event(session, project_id=project_id, type="task.created", actor_id=user_id, data=public)
     session.commit()
@@ -134,7 +133,6 @@ def update_task(
         setattr(task, field, value)
     task.version += 1
     session.flush()
-    session.refresh(task)
     public = TaskPublic.model_validate(task)
     record_event(session, project_id=task.project_id, type="task.updated", actor_id=user_id, data=public)
     session.commit()
@@ -157,7 +155,6 @@ def move_task(
     task.column_id = target.id
     task.version += 1
     session.flush()
-    session.refresh(task)
     public = TaskPublic.model_validate(task)
     record_event(session, project_id=task.project_id, type="task.moved", actor_id=user_id, data=public)
     session.commit()
