@@ -22,17 +22,39 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import aio_pika
 import httpx
+
+from backend.events.rabbitmq import Topology
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 _live: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def private_namespace(purpose: str) -> str:
+    """A RABBITMQ_NAMESPACE of a test's own, so that no other run's worker takes its messages."""
+    return f"agorax-{purpose}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+async def delete_namespace(rabbitmq_url: str, namespace: str) -> None:
+    """Delete a private namespace's queues and exchanges (best effort: RabbitMQ may be the thing down)."""
+    topology = Topology(namespace)
+    with contextlib.suppress(Exception):
+        connection = await aio_pika.connect(rabbitmq_url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            for queue in (topology.queue, topology.dead_letter_queue):
+                await channel.queue_delete(queue)
+            for exchange in (topology.exchange, topology.dead_letter_exchange):
+                await channel.exchange_delete(exchange)
 
 
 def free_port() -> int:

@@ -21,12 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import shutil
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +32,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import psycopg
 import pytest
@@ -54,11 +51,11 @@ from backend.events.rabbitmq import RabbitMQBroker, Topology, cancelled_from_out
 from backend.events.relay import FAULT_EXIT_BEFORE_PUBLISH, FAULT_EXIT_STATUS, OutboxRelay, libpq_url
 from backend.events.worker import PREFETCH
 from tests.conftest import TEST_DATABASE_URL, Account, unique
-from tests.processes import ApiProcess, WorkerProcess
+from tests.processes import ApiProcess, WorkerProcess, delete_namespace, private_namespace
 
 RABBITMQ_URL = get_settings().rabbitmq_url
 REDIS_URL = get_settings().redis_url
-NAMESPACE = f"agorax-faults-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+NAMESPACE = private_namespace("faults")
 TOPOLOGY = Topology(NAMESPACE)
 ENV: dict[str, str | None] = {
     "AGORAX_RUN_RELAY": "true",
@@ -414,18 +411,7 @@ def services(migrated_database: None) -> Iterator[None]:
     yield
     if shutil.which("rabbitmqctl") is not None and not rabbitmq_answers():
         rabbitmqctl("start_app")
-    asyncio.run(_delete_topology())
-
-
-async def _delete_topology() -> None:
-    with contextlib.suppress(Exception):
-        connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
-        async with connection:
-            channel = await connection.channel()
-            for queue in (TOPOLOGY.queue, TOPOLOGY.dead_letter_queue):
-                await channel.queue_delete(queue)
-            for exchange in (TOPOLOGY.exchange, TOPOLOGY.dead_letter_exchange):
-                await channel.exchange_delete(exchange)
+    asyncio.run(delete_namespace(RABBITMQ_URL, NAMESPACE))
 
 
 @pytest.fixture(scope="module")
