@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that must never sign tokens outside development.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret"})
-DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# 64 characters, as HS512 wants: development and tests sign with any ALGORITHM without a weak-key warning.
+DEV_SECRET_KEY = "dev-only-insecure-signing-key-do-not-use-in-production-ever-0064"
 
 
 class Settings(BaseSettings):
