@@ -59,7 +59,7 @@ ensure_bun() {
 ensure_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     log "installing Chromium (Debian package)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >/dev/null
   fi
 }
 
