@@ -4,6 +4,7 @@ its socket, shows every card written through either process exactly once, in the
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from backend.config import get_settings
 from tests.browser_support import REFLEX_ENV, Client, WebProcess, launch_chromium, open_board, sign_in
 from tests.conftest import unique
-from tests.processes import WorkerProcess
+from tests.processes import WorkerProcess, delete_namespace, private_namespace
 from tests.test_browser_faults import report_counts
 
 pytestmark = pytest.mark.browser
@@ -32,8 +34,10 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path_factory.mktemp("two-webs-logs")
     redis_state = os.environ.get("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/1")
-    env = {**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state}
-    workers = (WorkerProcess(logs), WorkerProcess(logs))
+    # A queue of the cluster's own: another Agorax running on this machine has workers on the default one.
+    namespace = private_namespace("two-webs")
+    env = {**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state, "RABBITMQ_NAMESPACE": namespace}
+    workers = (WorkerProcess(logs, env=env), WorkerProcess(logs, env=env))
     webs = (WebProcess(logs, env=env), WebProcess(logs, env=env))
     for web in webs:  # either process's pages and API answer the other's origin too
         web.env["CORS_ORIGINS"] = f'["{webs[0].base_url}", "{webs[1].base_url}"]'
@@ -48,6 +52,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for process in reversed(started):
             process.stop()
+        asyncio.run(delete_namespace(get_settings().rabbitmq_url, namespace))
 
 
 @pytest.fixture(scope="module")
