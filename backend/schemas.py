@@ -17,6 +17,9 @@ LABEL_MAX = 50
 LABELS_MAX = 20
 TASK_PAGE_DEFAULT = 1000
 TASK_PAGE_MAX = 5000
+# Years a date may have: far enough, and clear of datetime's limits in any time zone (and once "in 999
+# years" is added to them).
+YEAR_MIN, YEAR_MAX = 1900, 2999
 
 
 def _no_nul(value: str) -> str:
@@ -27,12 +30,15 @@ def _no_nul(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    # A time without offset is taken as UTC (not as the database server's zone); times that do not fit
-    # a datetime once in UTC (year 1 at +14:00) are refused rather than failing when read back.
+    # A time without offset is taken as UTC (not as the database server's zone). Years far out are refused:
+    # shown in a user's zone, 9999-12-31T23:59Z or 0001-01-01T00:00Z would not fit a datetime any more.
     try:
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
-        raise ValueError("is out of range") from None
+        moment = None
+    if moment is None or not YEAR_MIN <= moment.year <= YEAR_MAX:
+        raise ValueError(f"must be a time between the years {YEAR_MIN} and {YEAR_MAX}")
+    return moment
 
 
 def _password_rules(value: str) -> str:
@@ -42,10 +48,11 @@ def _password_rules(value: str) -> str:
 
 
 def _distinct_labels(values: list[str]) -> list[str]:
-    seen: dict[str, None] = {}
+    """Repeats collapse case-blind, keeping the first spelling ("Bug", "bug" → "Bug"), as in quick add."""
+    seen: dict[str, str] = {}
     for value in values:
-        seen.setdefault(value, None)
-    return list(seen)
+        seen.setdefault(value.casefold(), value)
+    return list(seen.values())
 
 
 Title = Annotated[

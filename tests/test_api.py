@@ -659,7 +659,7 @@ def test_create_task_with_every_field(
         priority=5,
         due_at="2027-01-02T03:04:05+02:00",
         assignee_id=member.id,
-        labels=["a", " b ", "a"],
+        labels=["a", " b ", "A", "B "],
     )
     assert task["column_id"] == done and task["priority"] == 5 and task["assignee_id"] == member.id
     assert task["due_at"] == "2027-01-02T01:04:05Z"  # stored and answered in UTC
@@ -1430,6 +1430,11 @@ BAD_TASK_FIELDS: list[Json] = [
     {"description": "x" * 20_001},
     {"archived": True},  # not a create field
     {"version": 5},
+    # Dates no time zone could show: the board renders due dates in each user's zone.
+    {"due_at": "9999-12-31T23:59:59Z"},
+    {"due_at": "0001-01-01T00:00:00Z"},
+    {"due_at": "1899-12-31T23:59:59Z"},
+    {"due_at": "3000-01-01T00:00:00Z"},
 ]
 
 
@@ -1451,3 +1456,27 @@ def test_renaming_to_the_same_values_emits_no_event(client: TestClient, owner: A
 @pytest.mark.parametrize("body", [{"name": None}, {"description": None}])
 def test_project_fields_cannot_be_nulled(client: TestClient, owner: Account, pid: int, body: Json) -> None:
     assert client.patch(f"/api/projects/{pid}", json=body, headers=owner.headers).status_code == 422
+
+
+def test_the_edges_of_the_date_range_are_kept(client: TestClient, owner: Account, pid: int) -> None:
+    for due in ("1900-01-01T00:00:00Z", "2999-12-31T23:59:59Z"):
+        assert new_task(client, owner, pid, due_at=due)["due_at"] == due
+
+
+def test_a_422_repeats_only_the_start_of_a_long_input(client: TestClient, owner: Account, pid: int) -> None:
+    response = client.post(f"/api/projects/{pid}/tasks", json={"title": "x" * 100_000}, headers=owner.headers)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "title"]
+    assert error["input"] == "x" * 200 + "…"
+    assert len(response.content) < 2000
+
+
+def test_a_body_over_a_megabyte_is_413(client: TestClient, owner: Account, pid: int) -> None:
+    response = client.post(
+        f"/api/projects/{pid}/tasks",
+        content=b'{"title": "' + b"x" * (1024 * 1024) + b'"}',
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert client.get(f"/api/projects/{pid}/tasks", headers=owner.headers).json() == []

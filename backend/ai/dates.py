@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import get_args
 from zoneinfo import ZoneInfo
 
-from backend.ai.schemas import YEAR_MAX, YEAR_MIN, Repeat, RepeatUnit
+from backend.ai.schemas import Repeat, RepeatUnit
+from backend.schemas import YEAR_MAX, YEAR_MIN
 
 WEEKDAYS = {
     "monday": 0, "mon": 0,

@@ -8,15 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
-from backend.schemas import Description, IdRef, Schema, Title, _no_nul
+from backend.schemas import YEAR_MAX, YEAR_MIN, Description, IdRef, Schema, Title, _no_nul
 
 # Room for the markers and date words around a 500-character title.
 TEXT_MAX = 1000
 QUERY_MAX = 200
 SUGGESTIONS_MAX = 20
 TZ_MAX = 64
-# Years a date may have: far enough, and clear of datetime's limits once "in 999 years" is added to them.
-YEAR_MIN, YEAR_MAX = 1900, 2999
 
 Source = Literal["gemini", "local"]
 RepeatUnit = Literal["hours", "days", "weeks", "months", "years"]

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -47,20 +46,30 @@ async def domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code, headers=headers)
 
 
-async def validation_error_handler(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422, except that it cannot itself fail: the `input` it echoes may hold what JSON cannot carry
-    (NaN or Infinity from `1e400`, lone surrogates from `"\\ud800"`), which would turn the 422 into a 500."""
+# A 422 repeats at most this much of what was sent: a megabyte title is not echoed back whole.
+ECHO_MAX_CHARS = 200
+
+
+def _shortened(error: dict[str, Any]) -> dict[str, Any]:
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > ECHO_MAX_CHARS:
+        return {**error, "input": value[:ECHO_MAX_CHARS] + "…"}
+    if isinstance(value, dict | list) and len(json.dumps(value, default=str)) > ECHO_MAX_CHARS:
+        return {key: item for key, item in error.items() if key != "input"}
+    return error
+
+
+async def validation_error_handler(_: Request, exc: Exception) -> Response:
+    """FastAPI's 422 with long inputs cut short, and one that cannot itself fail: the `input` it echoes may
+    hold what JSON cannot carry (NaN or Infinity from `1e400`), which would turn the 422 into a 500."""
     assert isinstance(exc, RequestValidationError)
+    errors = [_shortened(error) for error in jsonable_encoder(exc.errors())]
     try:
-        return await request_validation_exception_handler(request, exc)
+        body = json.dumps({"detail": errors}, allow_nan=False)
     except ValueError:
-        errors = [
-            {k: v for k, v in error.items() if k != "input"} for error in jsonable_encoder(exc.errors())
-        ]
-        body = json.dumps({"detail": errors}, ensure_ascii=True, allow_nan=False, default=str)
-        return Response(
-            body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json"
-        )
+        errors = [{k: v for k, v in error.items() if k != "input"} for error in errors]
+        body = json.dumps({"detail": errors}, allow_nan=False, default=str)
+    return Response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:

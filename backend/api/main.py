@@ -15,6 +15,10 @@ from backend.config import get_settings
 from backend.events.runtime import build_relay
 from backend.logging import configure_logging
 
+# The largest legitimate body (a task with a 20,000-character description, in UTF-8) is far below this;
+# larger ones get 413 before anything reads them.
+MAX_BODY_BYTES = 1024 * 1024
+
 
 @contextlib.asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +45,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     # Browsers may call the API only from CORS_ORIGINS. It authenticates by the Authorization header, never
     # by cookies, so credentialed cross-origin requests are not allowed at all.
