@@ -8,6 +8,7 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 import bcrypt
 import jwt
@@ -88,6 +89,28 @@ def decode_access_token(token: str, *, settings: Settings) -> int | None:
     if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 18:
         return None
     return int(subject)
+
+
+class ActiveSession(NamedTuple):
+    user_id: int
+    token: str  # the token to keep using: the one given, or its renewal
+
+
+def active_session(token: str, *, settings: Settings, now: datetime | None = None) -> ActiveSession | None:
+    """For the UI, which holds a token as long as a board stays open: a token that verifies and has used up
+    half its lifetime is swapped for a fresh one, so an active user stays signed in while an idle one's
+    session still ends. None when the token does not verify."""
+    user_id = decode_access_token(token, settings=settings)
+    if user_id is None:
+        return None
+    claims = jwt.decode(token, options={"verify_signature": False})  # verified just above
+    issued, expires = claims["iat"], claims["exp"]
+    moment = now or datetime.now(UTC)
+    if moment.timestamp() - issued < (expires - issued) / 2:
+        return ActiveSession(user_id=user_id, token=token)
+    return ActiveSession(
+        user_id=user_id, token=create_access_token(user_id=user_id, settings=settings, now=now)
+    )
 
 
 class SignInThrottle:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect
 
+from backend.config import get_settings
+from backend.security import create_access_token, decode_access_token
 from tests.browser_support import REFLEX_ENV, Client, WebProcess, column, launch_chromium, open_board, sign_in
 from tests.conftest import unique
 from tests.processes import PYTHON, REPO_ROOT, WorkerProcess, wait_until
@@ -246,3 +248,79 @@ def test_quick_add_understands_free_text_in_the_users_time_zone(web: WebProcess,
     # Autocomplete from the project's own titles, typos forgiven.
     box.press_sequentially("relase not", delay=20)
     expect(page.locator("[data-suggestion='Write release notes']")).to_be_visible(timeout=10_000)
+
+
+def test_a_rename_begun_before_someone_elses_change_is_refused_not_an_overwrite(
+    web: WebProcess, browser: Browser
+) -> None:
+    rest = Client(web.base_url)
+    user = unique("kai")
+    headers = rest.register(user)
+    project = rest.http.post("/api/projects", json={"name": "Conflict"}, headers=headers).json()
+    task = rest.http.post(
+        f"/api/projects/{project['id']}/tasks", json={"title": "Original"}, headers=headers
+    ).json()
+
+    page = browser.new_context().new_page()
+    sign_in(page, web.base_url, user)
+    open_board(page, web.base_url, project["id"])
+    page.locator(f"#card-{task['id']} [aria-label='Edit title']").click()
+    field = page.locator(f"#card-{task['id']} input[aria-label='Card title']")
+    field.fill("Mine")
+    # Someone else renames the card while the box is open.
+    theirs = rest.http.patch(f"/api/tasks/{task['id']}", json={"title": "Theirs"}, headers=headers)
+    assert theirs.status_code == 200
+    field.press("Enter")
+    expect(page.get_by_text("someone else changed this card")).to_be_visible(timeout=10_000)
+    expect(page.locator(f"#card-{task['id']} .card-title")).to_have_text("Theirs", timeout=10_000)
+    assert rest.http.get(f"/api/tasks/{task['id']}", headers=headers).json()["title"] == "Theirs"
+
+
+def test_an_expired_session_says_so_and_a_used_one_is_renewed(web: WebProcess, browser: Browser) -> None:
+    rest = Client(web.base_url)
+    user = unique("lea")
+    headers = rest.register(user)
+    user_id = rest.http.get("/api/users/me", headers=headers).json()["id"]
+    project = rest.http.post("/api/projects", json={"name": "Sessions"}, headers=headers).json()
+    settings = get_settings()
+    lifetime = timedelta(minutes=settings.access_token_expire_minutes)
+
+    def token_issued_ago(age: timedelta) -> str:
+        return create_access_token(user_id=user_id, settings=settings, now=datetime.now(UTC) - age)
+
+    context = browser.new_context()
+    board, other_tab = context.new_page(), context.new_page()
+    sign_in(board, web.base_url, user)
+    open_board(board, web.base_url, project["id"])
+    other_tab.goto(f"{web.base_url}/login")
+
+    def give_the_board(token: str) -> None:
+        # Written in another tab, the token reaches the open board as a storage event does in real life.
+        other_tab.evaluate("token => localStorage.setItem('agorax_token', token)", token)
+
+    # Past half its lifetime, the token is swapped for a fresh one on the next change.
+    worn = token_issued_ago(lifetime * 0.75)
+    give_the_board(worn)
+    board.wait_for_timeout(500)
+    box = board.get_by_label("New card title").first
+    box.fill("Still signed in")
+    box.press("Enter")
+    expect(board.locator("[data-card-title='Still signed in']")).to_be_visible(timeout=10_000)
+    wait_until(
+        lambda: board.evaluate("localStorage.getItem('agorax_token')") not in (worn, None),
+        timeout=10,
+        what="the renewed token in the browser",
+    )
+    assert decode_access_token(board.evaluate("localStorage.getItem('agorax_token')"), settings=settings)
+
+    # Expired: the change is refused with a message and the browser goes to sign-in.
+    give_the_board(token_issued_ago(lifetime * 2))
+    board.wait_for_timeout(500)
+    box.fill("Never stored")
+    box.press("Enter")
+    expect(board.get_by_text("Your session expired")).to_be_visible(timeout=10_000)
+    expect(board).to_have_url(f"{web.base_url}/login", timeout=10_000)
+    titles = [
+        t["title"] for t in rest.http.get(f"/api/projects/{project['id']}/tasks", headers=headers).json()
+    ]
+    assert titles == ["Still signed in"]

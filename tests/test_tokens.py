@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.config import DEV_SECRET_KEY, Settings, get_settings
-from backend.security import create_access_token, decode_access_token
+from backend.security import active_session, create_access_token, decode_access_token
 from tests.conftest import Account
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
@@ -395,3 +395,41 @@ def test_the_configured_algorithm_is_the_only_one_accepted(owner: Account, algor
     assert decode_access_token(token, settings=settings) == owner.id
     assert decode_access_token(token, settings=get_settings()) is None
     assert decode_access_token(owner.token, settings=settings) is None
+
+
+# The UI's sliding session
+
+
+def test_a_token_in_the_first_half_of_its_life_is_kept(owner: Account) -> None:
+    settings = get_settings()
+    issued = datetime.now(UTC) - timedelta(minutes=settings.access_token_expire_minutes * 0.4)
+    token = create_access_token(user_id=owner.id, settings=settings, now=issued)
+    assert active_session(token, settings=settings) == (owner.id, token)
+
+
+def test_a_token_past_half_its_life_is_renewed(owner: Account) -> None:
+    settings = get_settings()
+    lifetime = timedelta(minutes=settings.access_token_expire_minutes)
+    issued = datetime.now(UTC) - lifetime * 0.6
+    session = active_session(
+        create_access_token(user_id=owner.id, settings=settings, now=issued), settings=settings
+    )
+    assert session is not None and session.user_id == owner.id
+    claims = jwt.decode(session.token, settings.secret_key, algorithms=[settings.algorithm])
+    assert claims["exp"] - claims["iat"] == lifetime.total_seconds()
+    assert claims["iat"] >= int(datetime.now(UTC).timestamp()) - 5
+
+
+@pytest.mark.parametrize("case", ["expired", "forged", "garbage"])
+def test_a_token_that_does_not_verify_is_never_renewed(owner: Account, case: str) -> None:
+    settings = get_settings()
+    token = {
+        "expired": create_access_token(
+            user_id=owner.id, settings=settings, now=datetime.now(UTC) - timedelta(days=1)
+        ),
+        "forged": create_access_token(
+            user_id=owner.id, settings=settings.model_copy(update={"secret_key": "x" * 64})
+        ),
+        "garbage": "not.a.token",
+    }[case]
+    assert active_session(token, settings=settings) is None

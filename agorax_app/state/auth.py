@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import reflex as rx
 from pydantic import ValidationError
+from reflex.event import EventSpec
 
 from agorax_app.backend_calls import call_service
 from backend.config import get_settings
 from backend.schemas import UserCreate
-from backend.security import decode_access_token
+from backend.security import active_session
 from backend.services import users
 from backend.services.errors import DomainError
+
+SESSION_EXPIRED = "Your session expired: sign in again. Nothing was changed."
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -28,10 +31,21 @@ class AuthState(rx.State):
     busy: bool = False
 
     def current_user_id(self) -> int | None:
-        """The signed-in user's id, from the token in the browser (checked on every call)."""
+        """The signed-in user's id, from the token in the browser (checked on every call, and renewed once
+        half its lifetime has passed, so that a board left open stays signed in while it is used)."""
         if not self.access_token:
             return None
-        return decode_access_token(self.access_token, settings=get_settings())
+        session = active_session(self.access_token, settings=get_settings())
+        if session is None:
+            return None
+        if session.token != self.access_token:
+            self.access_token = session.token
+        return session.user_id
+
+    def session_expired(self) -> list[EventSpec]:
+        """The answer to a change made after the token stopped verifying: say so, and go to sign-in."""
+        self.access_token = ""
+        return [rx.toast.warning(SESSION_EXPIRED, duration=8000), rx.redirect("/login")]
 
     @rx.event
     async def require_sign_in(self):

@@ -25,13 +25,16 @@ from agorax_app.state.auth import AuthState
 from backend.schemas import TaskCreate, TaskMove, TaskPublic, TaskUpdate
 from backend.services import events, tasks
 from backend.services.board import BoardSnapshot, board_snapshot
-from backend.services.errors import DomainError, NotFound
+from backend.services.errors import Conflict, DomainError, NotFound
 
 log = structlog.get_logger(__name__)
 
 WRITE_ROLES = ("owner", "editor")
 # Beyond this many pages of missed events a fresh snapshot is cheaper than replaying them.
 MAX_CATCH_UP_PAGES = 4
+EDIT_CONFLICT = (
+    "Title not saved: someone else changed this card while you were editing it (it shows their change)"
+)
 _GRAVITY = {Outcome.APPLIED: 0, Outcome.DUPLICATE: 0, Outcome.RELOAD: 1, Outcome.CLOSED: 2}
 
 
@@ -61,7 +64,11 @@ def _due_label(due_at: str | None, tz: str) -> str:
     """The due moment in the user's zone; the time only when there is one."""
     if not due_at:
         return ""
-    local = datetime.fromisoformat(due_at).astimezone(ZoneInfo(tz))
+    moment = datetime.fromisoformat(due_at)
+    try:
+        local = moment.astimezone(ZoneInfo(tz))
+    except OverflowError:  # a stored date at the very edge of the calendar: shown as stored
+        local = moment
     return local.strftime("%d %b %Y" if (local.hour, local.minute) == (0, 0) else "%d %b %Y %H:%M")
 
 
@@ -103,6 +110,7 @@ class BoardState(AuthState):
 
     _model: BoardModel | None = None
     _next_temp_id: int = -1
+    _editing_version: int = 0
 
     @rx.var
     def can_edit(self) -> bool:
@@ -277,7 +285,10 @@ class BoardState(AuthState):
         `draft` is validated by the service call, so a bad one is refused like any write."""
         user_id = self.current_user_id()
         model = self._model
-        if model is None or user_id is None:
+        if user_id is None:
+            yield self.session_expired()
+            return
+        if model is None:
             return
         if not model.columns:
             yield rx.toast.error("This board has no columns yet", duration=6000)
@@ -316,9 +327,13 @@ class BoardState(AuthState):
 
     @rx.event
     def start_edit(self, card_id: int, title: str):
-        if self.can_edit:
+        task = self._model.tasks.get(card_id) if self._model else None
+        if self.can_edit and task is not None:
             self.editing_id = card_id
             self.edit_text = title
+            # The save is based on the card as it was when editing began: a change someone else makes
+            # meanwhile then makes it a conflict instead of being overwritten.
+            self._editing_version = task.version
 
     @rx.event
     def cancel_edit(self):
@@ -333,8 +348,11 @@ class BoardState(AuthState):
         user_id = self.current_user_id()
         model = self._model
         card_id, self.editing_id = self.editing_id, 0
+        if user_id is None:
+            yield self.session_expired()
+            return
         task = model.tasks.get(card_id) if model else None
-        if model is None or user_id is None or task is None or self.edit_text == task.title:
+        if model is None or task is None or self.edit_text == task.title:
             return
         before = copy.deepcopy(model)
         model.tasks[card_id] = replace(task, title=self.edit_text.strip() or task.title)
@@ -346,8 +364,13 @@ class BoardState(AuthState):
                 user_id=user_id,
                 task_id=card_id,
                 data=TaskUpdate(title=self.edit_text),
-                expected_version=task.version,
+                expected_version=self._editing_version or task.version,
             )
+        except Conflict:
+            self._model = before
+            self._render()
+            yield rx.toast.error(EDIT_CONFLICT, duration=8000)
+            return
         except (DomainError, ValidationError) as exc:
             self._model = before
             self._render()
@@ -360,8 +383,11 @@ class BoardState(AuthState):
     async def move_card(self, card_id: int, column_id: str):
         user_id = self.current_user_id()
         model = self._model
+        if user_id is None:
+            yield self.session_expired()
+            return
         task = model.tasks.get(card_id) if model else None
-        if model is None or user_id is None or task is None or not column_id.isdigit():
+        if model is None or task is None or not column_id.isdigit():
             return
         target = int(column_id)
         if target == task.column_id:
@@ -390,8 +416,11 @@ class BoardState(AuthState):
     async def delete_card(self, card_id: int):
         user_id = self.current_user_id()
         model = self._model
+        if user_id is None:
+            yield self.session_expired()
+            return
         task = model.tasks.get(card_id) if model else None
-        if model is None or user_id is None or task is None:
+        if model is None or task is None:
             return
         before = copy.deepcopy(model)
         model.remove_task(card_id)

@@ -9,6 +9,7 @@ import reflex as rx
 from pydantic import ValidationError
 
 from agorax_app.backend_calls import call_service
+from agorax_app.state.auth import SESSION_EXPIRED
 from agorax_app.state.board import BoardState
 from backend.db.models import Role
 from backend.schemas import MemberCreate, MemberUpdate
@@ -57,6 +58,7 @@ class MembersState(BoardState):
     async def _change(self, service: Callable[..., object], **kwargs: object) -> None:
         user_id = self.current_user_id()
         if user_id is None:
+            self.members_error = SESSION_EXPIRED
             return
         self.members_error = ""
         try:

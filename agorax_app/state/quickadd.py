@@ -104,19 +104,28 @@ class QuickAddState(BoardState):
         text = str(form.get("quick", ""))
         if not text.strip():
             return
+        if self.current_user_id() is None:
+            yield self.session_expired()
+            return
         fresh = self._parsed is not None and text == self.quick_text
         parsed = self._parsed if fresh else await self._understand(text)
         if parsed is None:
             return
+        assignee_id = await self._assignee_id(parsed.assignees)
         draft = TaskCreate.model_construct(
             title=parsed.title,
             due_at=parsed.due_at,
             priority=parsed.priority,
             labels=parsed.labels,
-            assignee_id=await self._assignee_id(parsed.assignees),
+            assignee_id=assignee_id,
         )
         self.quick_text, self.understood_title, self.chips, self.suggestions = "", "", [], []
         self._parsed = None
+        if parsed.assignees and assignee_id is None:
+            named = ", ".join(f"@{name}" for name in parsed.assignees)
+            yield rx.toast.info(
+                f"{named}: not a member of this board, so the card is unassigned", duration=6000
+            )
         async for step in self._create_card(draft):
             yield step
 
