@@ -122,7 +122,8 @@ async def catch_up_viewers(app: rx.App, board_state: type[BoardState]) -> None:
 
 async def relay_events_to_sessions(app: rx.App, board_state: type[BoardState]) -> None:
     """Lifespan task: the Redis feed → the sessions on this process."""
-    feed = RedisFeed(get_settings().redis_url)
+    settings = get_settings()
+    feed = RedisFeed(settings.redis_url, namespace=settings.rabbitmq_namespace)
 
     async def on_resubscribed() -> None:
         log.info("fanout_resubscribed", viewers=len(_watching))

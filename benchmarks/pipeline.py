@@ -739,7 +739,7 @@ async def measure(
         def on_event(data: bytes, at: float) -> None:
             record_envelope(arrivals, data, at)
 
-        channels = [redis_channel(b.project_id) for b in watched]
+        channels = [redis_channel(b.project_id, namespace=namespace) for b in watched]
         topology = Topology(namespace)
         async with (
             RedisSubscriber(settings.redis_url, channels, on_event),

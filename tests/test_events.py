@@ -36,7 +36,7 @@ from backend.events.runtime import build_relay
 from backend.schemas import ProjectCreate, TaskCreate, UserCreate
 from backend.services import projects, tasks, users
 from tests.conftest import TEST_DATABASE_URL, Account, unique
-from tests.processes import ApiProcess, TcpProxy, WorkerProcess, free_port
+from tests.processes import ApiProcess, TcpProxy, WorkerProcess, free_port, private_namespace
 
 T = TypeVar("T")
 
@@ -708,14 +708,16 @@ async def test_worker_reconnects_when_rabbitmq_drops_the_connection(log_dir: Pat
 
 
 async def test_redis_feed_yields_envelopes_and_skips_junk() -> None:
-    """The web side of the bus: one pattern subscription for every project; junk on a channel is skipped
-    and the feed goes on."""
+    """The web side of the bus: one pattern subscription for every project of its namespace; junk on a
+    channel is skipped and the feed goes on; another namespace's events (the same project id in another
+    deployment) never reach it."""
     project_id = unused_project_id()
-    channel = redis_channel(project_id)
+    namespace = private_namespace("feed")
+    channel = redis_channel(project_id, namespace=namespace)
     yielded: asyncio.Queue[Any] = asyncio.Queue()
 
     async def consume() -> None:
-        async for envelope in RedisFeed(REDIS_URL).listen():
+        async for envelope in RedisFeed(REDIS_URL, namespace=namespace).listen():
             if not isinstance(envelope, dict) or envelope.get("project_id") == project_id:
                 await yielded.put(envelope)
 
@@ -734,6 +736,8 @@ async def test_redis_feed_yields_envelopes_and_skips_junk() -> None:
         await eventually(probe_once, lambda item: item == probe, "the feed to be subscribed")
         for junk in (b"not json", b"[1, 2]", b'"a string"', b"[" * 100_000):
             await client.publish(channel, junk)
+        foreign = {**real, "id": str(uuid.uuid4())}
+        await client.publish(redis_channel(project_id), json.dumps(foreign))  # the default namespace's
         await client.publish(channel, json.dumps(real))
         while (item := await asyncio.wait_for(yielded.get(), timeout=WAIT)) == probe:
             pass

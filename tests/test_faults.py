@@ -183,7 +183,7 @@ class BoardSession:
         await self._http.aclose()
 
     async def _subscribe(self) -> None:
-        await self._pubsub.subscribe(redis_channel(self.project_id))
+        await self._pubsub.subscribe(redis_channel(self.project_id, namespace=NAMESPACE))
         confirmation = await self._pubsub.get_message(timeout=10)
         assert confirmation is not None and confirmation["type"] == "subscribe", confirmation
 

@@ -16,15 +16,21 @@ EXCHANGE_NAME = "agorax.events"
 FANOUT_QUEUE = "agorax.fanout"
 DEAD_LETTER_EXCHANGE = "agorax.events.dead"
 DEAD_LETTER_QUEUE = "agorax.fanout.dead"
-REDIS_CHANNEL_PREFIX = "agorax:project:"
+DEFAULT_NAMESPACE = "agorax"
 
 
 def routing_key(envelope: Envelope) -> str:
     return f"project.{envelope['project_id']}.{envelope['type']}"
 
 
-def redis_channel(project_id: int) -> str:
-    return f"{REDIS_CHANNEL_PREFIX}{project_id}"
+def redis_channel(project_id: int, *, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """ "agorax:project:<id>"; a deployment (or test run) with its own RABBITMQ_NAMESPACE has its own channels
+    too, so that two of them on one Redis never see each other's project ids."""
+    return f"{namespace}:project:{project_id}"
+
+
+def redis_channel_pattern(*, namespace: str = DEFAULT_NAMESPACE) -> str:
+    return f"{namespace}:project:*"
 
 
 class EventBroker(Protocol):

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 
-from backend.events.bus import EXCHANGE_NAME, Envelope, routing_key
+from backend.events.bus import DEFAULT_NAMESPACE, EXCHANGE_NAME, Envelope, routing_key
 
 CONNECT_TIMEOUT_SECONDS = 5
 PUBLISH_TIMEOUT_SECONDS = 10
-DEFAULT_NAMESPACE = "agorax"
 
 
 @dataclass(frozen=True)

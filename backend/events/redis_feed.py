@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import redis.asyncio as aioredis
 import structlog
 
-from backend.events.bus import REDIS_CHANNEL_PREFIX, Envelope
+from backend.events.bus import DEFAULT_NAMESPACE, Envelope, redis_channel_pattern
 
 log = structlog.get_logger(__name__)
 
@@ -18,8 +18,9 @@ MAX_BACKOFF_SECONDS = 2.0
 
 
 class RedisFeed:
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._redis_url = redis_url
+        self._pattern = redis_channel_pattern(namespace=namespace)
 
     async def listen(
         self, *, on_resubscribed: Callable[[], Awaitable[None]] | None = None
@@ -31,7 +32,7 @@ class RedisFeed:
             client = aioredis.from_url(self._redis_url, health_check_interval=2, socket_keepalive=True)
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.psubscribe(f"{REDIS_CHANNEL_PREFIX}*")
+                    await pubsub.psubscribe(self._pattern)
                     backoff = 0.2
                     if subscribed_before and on_resubscribed is not None:
                         # Pub/sub kept nothing while we were away: the readers fetch what they missed.

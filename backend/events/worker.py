@@ -136,7 +136,7 @@ class FanoutWorker:
             "delivered_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.publish(redis_channel(envelope["project_id"]), body)
+            pipe.publish(redis_channel(envelope["project_id"], namespace=self._topology.namespace), body)
             pipe.set(self._delivery_key, json.dumps(record), ex=DELIVERY_RECORD_TTL_SECONDS)
             published, recorded = await pipe.execute(raise_on_error=False)
         if isinstance(published, BaseException):
