@@ -114,6 +114,7 @@ def test_clipkit_plan_reads_the_older_format() -> None:
         "バグ",
     }
     assert plan.skipped_cards == () and plan.skipped_comments == plan.missing_comments == 0
+    assert [column.name for column in plan.columns if column.is_done] == ["クローズ"]  # "closed"
 
 
 # The parser on edge cases
@@ -311,6 +312,7 @@ def test_import_gocd_builds_the_board(db: Session) -> None:
         select(Column).where(Column.project_id == project.id).order_by(Column.position)
     ).all()
     assert [(c.name, c.position) for c in columns] == list(zip(GOCD_COLUMNS, range(6), strict=True))
+    assert [c.name for c in columns if c.is_done] == ["Done"]
     tasks = db.scalars(select(Task).where(Task.project_id == project.id)).all()
     assert sum(not t.archived for t in tasks) == 44 and sum(t.archived for t in tasks) == 68
     for column in columns:  # dense 0-based positions, archived tasks included

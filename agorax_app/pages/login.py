@@ -71,6 +71,7 @@ def login_page() -> rx.Component:
                     rx.tabs.content(_sign_in_form(), value="sign-in", padding_top="16px"),
                     rx.tabs.content(_sign_up_form(), value="sign-up", padding_top="16px"),
                     default_value="sign-in",
+                    on_change=AuthState.clear_auth_error,
                     width="100%",
                 ),
                 rx.cond(

@@ -17,10 +17,19 @@ from backend.services.errors import DomainError
 SESSION_EXPIRED = "Your session expired: sign in again. Nothing was changed."
 
 
+# Sign-up rules said the way a person reads them, instead of pydantic's wording (a regex, for one).
+_SIGN_UP_RULES = {
+    "username": "Usernames have 3 to 40 characters: letters, digits, dots, dashes or underscores",
+    "email": "That does not look like an email address",
+}
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
+    if where in _SIGN_UP_RULES:
+        return _SIGN_UP_RULES[where]
+    return f"{where.replace('_', ' ').capitalize()}: {error['msg']}" if where else error["msg"]
 
 
 class AuthState(rx.State):
@@ -116,6 +125,10 @@ class AuthState(rx.State):
         self.busy = False
         if signed_in:
             yield rx.redirect("/")
+
+    @rx.event
+    def clear_auth_error(self, _tab: str):
+        self.auth_error = ""
 
     @rx.event
     def sign_out(self):

@@ -19,6 +19,11 @@ from backend.schemas import COMMENT_MAX, DESCRIPTION_MAX, LABEL_MAX, LABELS_MAX,
 from backend.services.errors import InvalidInput
 
 NAME_MAX = 200  # projects.name and columns.name
+# Trello has no "done" flag on lists; lists called like this become done columns (whose cards are finished:
+# not offered as likely duplicates, for one).
+DONE_LIST_NAMES = frozenset(
+    {"done", "complete", "completed", "finished", "closed", "shipped", "完了", "クローズ"}
+)
 UNTITLED_BOARD = "(untitled board)"
 UNTITLED_LIST = "(untitled list)"
 UNTITLED_CARD = "(untitled card)"
@@ -49,6 +54,7 @@ class TaskPlan:
 class ColumnPlan:
     name: str
     tasks: tuple[TaskPlan, ...]
+    is_done: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +303,13 @@ def _plan(board: _Board, *, not_export: str) -> BoardPlan:
                     checklists=len(card_checklists),
                 )
             )
-        columns.append(ColumnPlan(name=_fit(item.name, NAME_MAX) or UNTITLED_LIST, tasks=tuple(tasks)))
+        columns.append(
+            ColumnPlan(
+                name=_fit(item.name, NAME_MAX) or UNTITLED_LIST,
+                tasks=tuple(tasks),
+                is_done=item.name.strip().casefold() in DONE_LIST_NAMES,
+            )
+        )
 
     return BoardPlan(
         name=_fit(board.name, NAME_MAX) or UNTITLED_BOARD,

@@ -80,7 +80,7 @@ def import_trello_board(
     session.add(ProjectMember(project_id=project.id, user_id=owner.id, role=Role.owner))
 
     columns = [
-        Column(project_id=project.id, name=column.name, position=position)
+        Column(project_id=project.id, name=column.name, position=position, is_done=column.is_done)
         for position, column in enumerate(board.columns)
     ]
     session.add_all(columns)
