@@ -18,4 +18,6 @@ def top_bar(*children: rx.Component) -> rx.Component:
         width="100%",
         padding="12px 20px",
         border_bottom="1px solid var(--gray-5)",
+        wrap="wrap",
+        flex_shrink="0",
     )

@@ -12,7 +12,12 @@ from agorax_app.state.board import BoardState, CardView, ColumnView
 
 def _move_menu(card: CardView, column: ColumnView) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder="Move to…", variant="ghost", custom_attrs={"aria-label": "Move card"}),
+        rx.select.trigger(
+            placeholder="Move to…",
+            variant="ghost",
+            max_width="170px",  # a long column name is cut short rather than push the card's buttons out
+            custom_attrs={"aria-label": "Move card"},
+        ),
         rx.select.content(
             rx.foreach(
                 BoardState.columns,
@@ -60,16 +65,41 @@ def _card_title(card: CardView) -> rx.Component:
     )
 
 
+def _label(label: str) -> rx.Component:
+    # A long label is cut with an ellipsis inside the card (its whole text in the tooltip).
+    return rx.badge(
+        label,
+        variant="soft",
+        size="1",
+        title=label,
+        display="inline-block",
+        max_width="100%",
+        overflow="hidden",
+        text_overflow="ellipsis",
+        white_space="nowrap",
+    )
+
+
 def _card(card: CardView, column: ColumnView) -> rx.Component:
     return rx.card(
         rx.vstack(
             _card_title(card),
             rx.hstack(
-                rx.foreach(card.labels, lambda label: rx.badge(label, variant="soft", size="1")),
+                rx.foreach(card.labels, _label),
                 rx.cond(
                     card.due != "", rx.badge(rx.icon("calendar", size=12), card.due, color_scheme="orange")
                 ),
-                rx.cond(card.priority > 0, rx.badge("!", card.priority, color_scheme="red")),
+                rx.cond(
+                    card.priority > 0,
+                    rx.badge(
+                        "!",
+                        card.priority,
+                        color_scheme=rx.cond(
+                            card.priority >= 4, "red", rx.cond(card.priority == 3, "amber", "gray")
+                        ),
+                        title="Priority " + card.priority.to_string() + " of 5",
+                    ),
+                ),
                 wrap="wrap",
                 spacing="1",
             ),
@@ -101,6 +131,7 @@ def _card(card: CardView, column: ColumnView) -> rx.Component:
             width="100%",
         ),
         width="100%",
+        flex_shrink="0",  # inside a scrolling column a card keeps its height
         key=card.id,  # React keeps a moved card's identity instead of re-rendering by index
         id="card-" + card.id.to_string(),
         custom_attrs={"data-card-title": card.title},
@@ -135,10 +166,20 @@ def _column(column: ColumnView) -> rx.Component:
             align="center",
             spacing="2",
         ),
-        rx.foreach(column.cards, lambda card: _card(card, column)),
+        # The cards scroll inside their column, so its heading and the add box stay in reach.
+        rx.vstack(
+            rx.foreach(column.cards, lambda card: _card(card, column)),
+            spacing="2",
+            width="100%",
+            overflow_y="auto",
+            min_height="0",
+            flex="1",
+            padding="2px",
+        ),
         rx.cond(BoardState.can_edit, _add_card_form(column)),
         width="280px",
         min_width="280px",
+        max_height="100%",
         padding="12px",
         spacing="2",
         background="var(--gray-3)",
@@ -195,10 +236,24 @@ def board_page() -> rx.Component:
                     rx.el.span(id="board-ready", display="none"),
                 ),
                 rx.cond(BoardState.can_edit, quick_add_box()),
-                rx.hstack(rx.foreach(BoardState.columns, _column), spacing="4", align="start"),
-                overflow_x="auto",
+                # The board scrolls sideways under a header that stays; each column scrolls down.
+                rx.hstack(
+                    rx.foreach(BoardState.columns, _column),
+                    spacing="4",
+                    align="start",
+                    overflow_x="auto",
+                    flex="1",
+                    min_height="0",
+                    padding_bottom="8px",
+                ),
+                display="flex",
+                flex_direction="column",
+                flex="1",
+                min_height="0",
                 padding="20px",
-                min_height="calc(100vh - 60px)",
             ),
         ),
+        display="flex",
+        flex_direction="column",
+        height="100vh",
     )

@@ -47,6 +47,7 @@ def quick_add_box() -> rx.Component:
                 placeholder="Quick add: Review PR tomorrow 5pm !3 *backend @maria",
                 max_length=1000,
                 width="560px",
+                max_width="100%",
                 size="2",
                 auto_complete="off",
                 custom_attrs={"aria-label": "Quick add"},
