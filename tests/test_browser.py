@@ -324,3 +324,42 @@ def test_an_expired_session_says_so_and_a_used_one_is_renewed(web: WebProcess, b
         t["title"] for t in rest.http.get(f"/api/projects/{project['id']}/tasks", headers=headers).json()
     ]
     assert titles == ["Still signed in"]
+
+
+def test_a_card_is_deleted_on_the_second_click_and_goes_from_every_board(
+    web: WebProcess, browser: Browser
+) -> None:
+    rest = Client(web.base_url)
+    owner, editor = unique("max"), unique("nia")
+    owner_headers = rest.register(owner)
+    rest.register(editor)
+    project = rest.http.post("/api/projects", json={"name": "Deleting"}, headers=owner_headers).json()
+    joined = rest.http.post(
+        f"/api/projects/{project['id']}/members",
+        json={"username": editor, "role": "editor"},
+        headers=owner_headers,
+    )
+    assert joined.status_code == 201
+    task = rest.http.post(
+        f"/api/projects/{project['id']}/tasks", json={"title": "Doomed"}, headers=owner_headers
+    ).json()
+    card = f"#card-{task['id']}"
+
+    pages = []
+    for user in (owner, editor):
+        page = browser.new_context().new_page()
+        sign_in(page, web.base_url, user)
+        open_board(page, web.base_url, project["id"])
+        pages.append(page)
+    deleting, watching = pages
+
+    deleting.locator(f"{card} [aria-label='Delete card']").click()
+    deleting.get_by_role("button", name="Keep").click()  # changed their mind: nothing happens
+    expect(deleting.locator(f"{card} [aria-label='Delete card']")).to_be_visible()
+    assert rest.http.get(f"/api/tasks/{task['id']}", headers=owner_headers).status_code == 200
+
+    deleting.locator(f"{card} [aria-label='Delete card']").click()
+    deleting.locator(f"{card} [aria-label='Confirm delete']").click()
+    expect(deleting.locator(card)).to_have_count(0)
+    expect(watching.locator(card)).to_have_count(0, timeout=10_000)
+    assert rest.http.get(f"/api/tasks/{task['id']}", headers=owner_headers).status_code == 404

@@ -115,13 +115,34 @@ def _card(card: CardView, column: ColumnView) -> rx.Component:
                         size="1",
                         custom_attrs={"aria-label": "Edit title"},
                     ),
-                    rx.icon_button(
-                        rx.icon("trash-2", size=14),
-                        on_click=BoardState.delete_card(card.id),
-                        variant="ghost",
-                        color_scheme="red",
-                        size="1",
-                        custom_attrs={"aria-label": "Delete card"},
+                    rx.cond(
+                        BoardState.confirming_delete_id == card.id,
+                        # A second, explicit click: a card is never deleted by one slip of the mouse.
+                        rx.hstack(
+                            rx.button(
+                                "Delete",
+                                on_click=BoardState.delete_card(card.id),
+                                color_scheme="red",
+                                size="1",
+                                custom_attrs={"aria-label": "Confirm delete"},
+                            ),
+                            rx.button(
+                                "Keep",
+                                on_click=BoardState.cancel_delete,
+                                variant="soft",
+                                color_scheme="gray",
+                                size="1",
+                            ),
+                            spacing="1",
+                        ),
+                        rx.icon_button(
+                            rx.icon("trash-2", size=14),
+                            on_click=BoardState.ask_delete(card.id),
+                            variant="ghost",
+                            color_scheme="red",
+                            size="1",
+                            custom_attrs={"aria-label": "Delete card"},
+                        ),
                     ),
                     width="100%",
                     align="center",

@@ -107,6 +107,7 @@ class BoardState(AuthState):
     tz: str = "UTC"
     editing_id: int = 0
     edit_text: str = ""
+    confirming_delete_id: int = 0
 
     _model: BoardModel | None = None
     _next_temp_id: int = -1
@@ -413,7 +414,16 @@ class BoardState(AuthState):
         self._render()
 
     @rx.event
+    def ask_delete(self, card_id: int):
+        self.confirming_delete_id = card_id
+
+    @rx.event
+    def cancel_delete(self):
+        self.confirming_delete_id = 0
+
+    @rx.event
     async def delete_card(self, card_id: int):
+        self.confirming_delete_id = 0
         user_id = self.current_user_id()
         model = self._model
         if user_id is None:
