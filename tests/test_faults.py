@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import random
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -67,9 +66,6 @@ ENV: dict[str, str | None] = {
 WAIT = 30.0  # the longest any one wait may take; only a broken path gets near it
 WRITE_LATENCY_LIMIT = 2.0  # seconds: the bound on a write while RabbitMQ is down
 MAX_CATCH_UP_PAGES = 20
-needs_rabbitmqctl = pytest.mark.skipif(
-    shutil.which("rabbitmqctl") is None, reason="needs rabbitmqctl (a RabbitMQ running on this machine)"
-)
 
 
 # -- services --------------------------------------------------------------------------------------------
@@ -409,7 +405,7 @@ def services(migrated_database: None) -> Iterator[None]:
         start = 10**12 + random.randrange(10**9) * 1000
         conn.execute(f"SELECT setval(pg_get_serial_sequence('projects', 'id'), {start})")
     yield
-    if shutil.which("rabbitmqctl") is not None and not rabbitmq_answers():
+    if not rabbitmq_answers():
         rabbitmqctl("start_app")
     asyncio.run(delete_namespace(RABBITMQ_URL, NAMESPACE))
 
@@ -470,7 +466,6 @@ def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
 # -- a. RabbitMQ stopped --------------------------------------------------------------------------------
 
 
-@needs_rabbitmqctl
 async def test_rabbitmq_stopped_writes_stay_fast_and_every_event_arrives_once_in_order(
     api: ApiProcess, worker: WorkerProcess, http: httpx.AsyncClient, report: Callable[[str], None]
 ) -> None:
@@ -520,7 +515,6 @@ async def test_rabbitmq_stopped_writes_stay_fast_and_every_event_arrives_once_in
 # -- b. the worker killed mid-stream ---------------------------------------------------------------------
 
 
-@needs_rabbitmqctl
 async def test_worker_killed_mid_stream_and_restarted_delivers_every_event_once(
     api: ApiProcess, worker: WorkerProcess, http: httpx.AsyncClient, report: Callable[[str], None]
 ) -> None:
