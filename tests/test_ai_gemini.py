@@ -319,6 +319,19 @@ async def trip(engine: AIEngine, fake: FakeGemini) -> None:
     assert (await engine.breaker_state())["state"] == "open"
 
 
+@pytest.mark.parametrize("mode", ["malformed", "invalid"])
+async def test_answers_that_never_validate_open_the_breaker(
+    quick_engine: AIEngine, fake: FakeGemini, mode: str
+) -> None:
+    fake.mode = mode
+    for _ in range(FAILURES):
+        assert (await timed_parse(quick_engine))[0].source == "local"
+    assert (await quick_engine.breaker_state())["state"] == "open"
+    sent = fake.count
+    await timed_parse(quick_engine)
+    assert fake.count == sent
+
+
 async def test_an_open_breaker_sends_nothing_upstream_until_the_reset_time(
     quick_engine: AIEngine, fake: FakeGemini
 ) -> None:

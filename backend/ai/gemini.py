@@ -84,12 +84,15 @@ class Gemini:
             log.warning("ai.gemini_failed", error=type(exc).__name__, detail=str(exc)[:200])
             await self.breaker.record(ticket, ok=False)
             return None
-        await self.breaker.record(ticket, ok=True)
         try:
-            return schema.model_validate_json(text or "")
+            answer = schema.model_validate_json(text or "")
         except ValidationError as exc:
+            # An answer we cannot use is a failure too: a model that keeps sending it must open the breaker.
             log.warning("ai.gemini_invalid", errors=exc.error_count())
+            await self.breaker.record(ticket, ok=False)
             return None
+        await self.breaker.record(ticket, ok=True)
+        return answer
 
     async def _call(self, *, system: str, prompt: str, schema: type[BaseModel]) -> str | None:
         config = types.GenerateContentConfig(
