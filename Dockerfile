@@ -2,7 +2,9 @@
 # the frontend is exported at build time and served by the backend process on one port.
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONUNBUFFERED=1 \
+# Production unless told otherwise: the app then refuses to start without a real SECRET_KEY.
+ENV AGORAX_ENV=production \
+    PYTHONUNBUFFERED=1 \
     REFLEX_TELEMETRY_ENABLED=false \
     REFLEX_CHECK_LATEST_VERSION=false \
     REFLEX_USE_SYSTEM_BUN=1 \
