@@ -19,7 +19,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN uv sync --frozen --no-dev && reflex export --frontend-only --no-zip --env prod >/dev/null
+# The export only compiles pages: no key is signed with, so the build needs none.
+RUN uv sync --frozen --no-dev && AGORAX_ENV=development reflex export --frontend-only --no-zip --env prod >/dev/null
 
 EXPOSE 3000
 CMD ["sh", "-c", "agorax migrate && reflex run --env prod --backend-host 0.0.0.0"]
