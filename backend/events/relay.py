@@ -202,12 +202,6 @@ class OutboxRelay:
             raise failure
         return len(rows)
 
-    async def purge_once(self) -> int:
-        """Delete published events older than the retention window; returns how many rows went (0 also when
-        another relay is planning a purge right now). See `_purge`."""
-        deleted, _ = await self._purge(MAX_PURGE_BATCHES)
-        return deleted
-
     async def _purge(self, budget: int) -> tuple[int, bool]:
         """Delete, project by project, the expired prefix of each project's history: everything before the
         project's first event that is unpublished or younger than the cutoff. So a reader never meets a hole
