@@ -120,6 +120,16 @@ def test_an_aware_now_is_read_in_the_request_zone() -> None:
     assert result.due_at.isoformat() == "2021-06-25T05:00:00+09:00"  # already the 25th in Tokyo
 
 
+@pytest.mark.parametrize(
+    ("text", "tz"),
+    [("Plan the party in 999 years", "UTC"), ("Backup 31/12/2999 at 23:00", "Pacific/Pago_Pago")],
+)
+def test_a_date_no_task_can_hold_stays_in_the_title(text: str, tz: str) -> None:
+    # Tasks take due dates in the years 1900-2999 (UTC); quick add must not offer one the create refuses.
+    result = parse_quick_add(text, tz=tz, now=datetime(2999, 12, 1, 10, 0))
+    assert (result.title, result.due_at) == (text, None)
+
+
 def test_daylight_saving_gaps_and_elapsed_hours() -> None:
     zone = "America/New_York"  # clocks jump from 02:00 to 03:00 on 2021-03-14
     skipped = parse_quick_add("Backup tomorrow", tz=zone, now=datetime(2021, 3, 13, 2, 30))

@@ -9,12 +9,12 @@ title ("The 9/11 Report", "v1.1.1") keeps its words. Quoting the whole text turn
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from backend.ai.dates import Clock, Piece, due_time, match_phrase
 from backend.ai.schemas import TaskDraft
-from backend.schemas import LABEL_MAX, LABELS_MAX, TITLE_MAX
+from backend.schemas import LABEL_MAX, LABELS_MAX, TITLE_MAX, YEAR_MAX, YEAR_MIN
 
 # A marker with a quoted name is one token even with spaces inside.
 TOKEN = re.compile(r"""[*#+](?:"[^"]*"|'[^']*'|“[^”]*”)|\S+""")
@@ -108,10 +108,15 @@ def parse_quick_add(text: str, *, tz: str | None = None, now: datetime | None = 
             tokens.kinds[index] = "mention"
 
     pieces = _take_date_phrases(tokens, clock)
+    due_at = due_time(pieces, clock)
+    if due_at is not None and not YEAR_MIN <= due_at.astimezone(UTC).year <= YEAR_MAX:
+        # A date no task can hold ("in 999 years") is text, not a due date the create would refuse.
+        tokens.kinds = ["word" if kind == "date" else kind for kind in tokens.kinds]
+        pieces, due_at = [], None
     title = tokens.title("word", "mention") or tokens.title("word", "mention", "date") or stripped
     return _draft(
         title=title,
-        due_at=due_time(pieces, clock),
+        due_at=due_at,
         priority=priority,
         labels=list(labels.values()),
         assignees=list(assignees),
