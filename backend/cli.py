@@ -21,13 +21,18 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    # Messages quote the file (ids, names, the path): a newline or a lone surrogate there is shown escaped.
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def _import_trello(args: argparse.Namespace) -> int:
     try:
         board = trello.load_board(args.file)
         with session_scope() as session:
             summary = import_trello_board(session, owner_username=args.owner, board=board, name=args.name)
     except DomainError as exc:
-        print(f"agorax import-trello: {exc.detail}", file=sys.stderr)
+        print(f"agorax import-trello: {_one_line(exc.detail)}", file=sys.stderr)
         # 2: the input is unusable (as argparse does for bad arguments); 1: e.g. an unknown owner.
         return 2 if isinstance(exc, InvalidInput) else 1
     print(summary.describe())

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from sqlalchemy import event as sql_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -502,6 +503,66 @@ def test_with_a_second_owner_an_owner_may_step_down_or_leave(
     assert client.get(f"/api/projects/{pid}/members", headers=owner.headers).json()[0]["role"] == "owner"
 
 
+def events_after(client: TestClient, who: Account, pid: int, after: int) -> list[Json]:
+    page = client.get(f"/api/projects/{pid}/events", params={"after": after}, headers=who.headers)
+    assert page.status_code == 200, page.text
+    return page.json()["events"]
+
+
+@pytest.mark.parametrize("remover", ["owner", "member"])
+def test_removing_or_leaving_unassigns_the_members_tasks(
+    client: TestClient, owner: Account, pid: int, make_account: Callable[..., Account], remover: str
+) -> None:
+    member = make_account()
+    add_member(client, owner, pid, member, "editor")
+    theirs = new_task(client, owner, pid, "Theirs", assignee_id=member.id)
+    archived = new_task(client, owner, pid, "Archived", assignee_id=member.id)
+    archived = client.patch(
+        f"/api/tasks/{archived['id']}", json={"archived": True}, headers=owner.headers
+    ).json()
+    others = new_task(client, owner, pid, "Others", assignee_id=owner.id)
+    seq = client.get(f"/api/projects/{pid}", headers=owner.headers).json()["event_seq"]
+    actor = owner if remover == "owner" else member
+
+    response = client.delete(f"/api/projects/{pid}/members/{member.id}", headers=actor.headers)
+
+    assert response.status_code == 204
+    events = events_after(client, owner, pid, seq)
+    assert [(e["type"], e["data"].get("id"), e["actor_id"]) for e in events] == [
+        ("task.updated", theirs["id"], actor.id),
+        ("task.updated", archived["id"], actor.id),
+        ("member.removed", None, actor.id),
+    ]
+    for before, event in zip((theirs, archived), events, strict=False):
+        now = client.get(f"/api/tasks/{before['id']}", headers=owner.headers).json()
+        assert now == event["data"]
+        assert (now["assignee_id"], now["version"]) == (None, before["version"] + 1)
+        assert {k: v for k, v in now.items() if k not in {"assignee_id", "version", "updated_at"}} == {
+            k: v for k, v in before.items() if k not in {"assignee_id", "version", "updated_at"}
+        }
+    assert client.get(f"/api/tasks/{others['id']}", headers=owner.headers).json() == others
+
+
+def test_patch_echoing_an_unchanged_assignee_who_left_is_accepted(
+    client: TestClient, db: Session, owner: Account, pid: int, make_account: Callable[..., Account]
+) -> None:
+    member, stranger = make_account(), make_account()
+    add_member(client, owner, pid, member, "editor")
+    task = new_task(client, owner, pid, "Kept", assignee_id=member.id)
+    # A task still assigned to someone who is no longer a member (as rows from before the fix are).
+    db.execute(text("DELETE FROM project_members WHERE user_id = :u"), {"u": member.id})
+    db.commit()
+    echoed = client.patch(
+        f"/api/tasks/{task['id']}", json={"title": "Edited", "assignee_id": member.id}, headers=owner.headers
+    )
+    assert echoed.status_code == 200, echoed.text
+    assert (echoed.json()["title"], echoed.json()["assignee_id"]) == ("Edited", member.id)
+    moved_to = client.patch(
+        f"/api/tasks/{task['id']}", json={"assignee_id": stranger.id}, headers=owner.headers
+    )
+    assert moved_to.status_code == 422 and "not a member" in moved_to.json()["detail"]
+
+
 # Columns
 
 
@@ -581,11 +642,42 @@ def test_rename_column_and_mark_it_done(client: TestClient, owner: Account, pid:
 
 
 @pytest.mark.parametrize(
-    "body", [{"name": ""}, {"name": " "}, {"position": -1}, {"is_done": "maybe"}, {"x": 1}]
+    "body",
+    [
+        {"name": ""},
+        {"name": " "},
+        {"position": -1},
+        {"is_done": "maybe"},
+        {"x": 1},
+        {"name": None},
+        {"position": None},
+        {"is_done": None},
+        {"name": "Fine", "is_done": None},
+    ],
 )
 def test_update_column_refuses_bad_bodies(client: TestClient, owner: Account, pid: int, body: Json) -> None:
     first = column_ids(client, owner, pid)[0]
+    before = client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json()
     assert client.patch(f"/api/columns/{first}", json=body, headers=owner.headers).status_code == 422
+    assert client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json() == before
+    assert event_types(client, owner, pid) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"name": "Done"}, {"name": " Done "}, {"is_done": True}, {"position": 2}, {"position": 99}],
+)
+def test_a_column_update_that_changes_nothing_records_no_event(
+    client: TestClient, owner: Account, pid: int, body: Json
+) -> None:
+    done = column_ids(client, owner, pid)[2]
+    before = client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json()
+    response = client.patch(f"/api/columns/{done}", json=body, headers=owner.headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == before[2]
+    assert client.get(f"/api/projects/{pid}/columns", headers=owner.headers).json() == before
+    assert client.get(f"/api/projects/{pid}", headers=owner.headers).json()["event_seq"] == 0
+    assert event_types(client, owner, pid) == []
 
 
 def test_delete_column_refuses_while_it_holds_cards(
@@ -730,6 +822,7 @@ def test_list_tasks_filters(
     assert ids(assignee_id=owner.id) == [c["id"]]
     assert ids(label="work") == [a["id"], c["id"]]
     assert ids(label="wor") == []  # whole labels, not substrings
+    assert ids(label="WORK") == ids(label="Work") == [a["id"], c["id"]]  # case-blind, as labels are kept
     assert ids(label="home", column_id=todo) == [b["id"]]
     assert ids(q="report") == [a["id"], b["id"]]  # title or description, any case
     assert ids(q="%") == [c["id"]]  # LIKE wildcards are literal
@@ -739,6 +832,37 @@ def test_list_tasks_filters(
     assert ids(limit=2) == [a["id"], b["id"]]
     assert ids(limit=2, offset=2) == [c["id"]]
     assert ids(include_archived=True, offset=3) == [c["id"]]
+
+
+def test_label_filter_finds_the_kept_spelling(client: TestClient, owner: Account, pid: int) -> None:
+    bug = new_task(client, owner, pid, "Crash", labels=["Bug", "bug", "UI"])
+    assert bug["labels"] == ["Bug", "UI"]
+    new_task(client, owner, pid, "Debug", labels=["debugging"])
+    for label in ("bug", "BUG", "Bug", " bug "):
+        found = client.get(f"/api/projects/{pid}/tasks", params={"label": label}, headers=owner.headers)
+        assert [task["id"] for task in found.json()] == [bug["id"]], label
+
+
+def test_text_search_names_its_escape_character(
+    client: TestClient, db: Session, owner: Account, pid: int
+) -> None:
+    """LIKE's escape character is backslash by default on PostgreSQL only; the query says so itself."""
+    path = new_task(client, owner, pid, "C:\\temp\\x_y")
+    new_task(client, owner, pid, "C:/temp/xzy")
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = db.get_bind().engine
+    sql_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        found = client.get(f"/api/projects/{pid}/tasks", params={"q": "\\x_"}, headers=owner.headers)
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", seen)
+    assert [task["id"] for task in found.json()] == [path["id"]]
+    [search] = [sql for sql in statements if "ILIKE" in sql.upper()]
+    assert search.upper().count("ESCAPE") == 2
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 5001}, {"offset": -1}, {"limit": "many"}])
@@ -962,8 +1086,21 @@ def test_malformed_if_match_is_400(client: TestClient, owner: Account, pid: int,
     for value in ["abc", "-1", "1.0", "", "1 2", "0x1", "9" * 10, "*,1", "\u0661"]:
         response = conditional_write(client, owner, task, kind, value.encode(), doing)
         assert response.status_code == 400, (value, response.text)
-        assert response.json() == {"detail": "If-Match must be a task version number"}
+        assert response.json() == {"detail": 'If-Match must be a task version number, such as "3", or *'}
     assert client.get(f"/api/tasks/{task['id']}", headers=owner.headers).json() == task
+
+
+@pytest.mark.parametrize("kind", ["patch", "move", "delete"])
+def test_if_match_star_means_any_version(client: TestClient, owner: Account, pid: int, kind: str) -> None:
+    doing = column_ids(client, owner, pid)[1]
+    for spelling in ["*", " * "]:
+        task = new_task(client, owner, pid, "Shared")
+        client.patch(f"/api/tasks/{task['id']}", json={"title": "v2"}, headers=owner.headers)
+        response = conditional_write(client, owner, task, kind, spelling, doing)
+        assert response.status_code == (204 if kind == "delete" else 200), (spelling, response.text)
+    gone = conditional_write(client, owner, task, kind, "*", doing)
+    if kind == "delete":
+        assert gone.status_code == 404
 
 
 @pytest.mark.parametrize("value", ["²", "¹2", "1²"])

@@ -206,6 +206,70 @@ def test_due_dates_become_utc() -> None:
     assert all(moment.utcoffset().total_seconds() == 0 for moment in due[:3] if moment)
 
 
+def test_due_dates_outside_the_api_range_are_left_out() -> None:
+    kept = ["1900-01-01T00:00:00Z", "2999-12-31T23:59:59Z"]
+    dropped = [
+        "1899-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+    ]
+    plan = parse_board(
+        export(
+            lists=[trello_list()],
+            cards=[
+                card(f"c{i}", pos=i, desc="Body", due=due, labels=[{"name": "Later"}])
+                for i, due in enumerate(kept + dropped)
+            ],
+        )
+    )
+    tasks = plan.columns[0].tasks
+    assert [task.due_at for task in tasks] == [
+        datetime(1900, 1, 1, tzinfo=UTC),
+        datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert all((task.description, task.labels) == ("Body", ("Later",)) for task in tasks)
+    assert plan.dropped_due_dates == 4
+
+
+def test_lone_surrogates_are_dropped_like_nul() -> None:
+    plan = parse_board(
+        export(
+            name="Board\ud800",
+            desc="About\udfff",
+            lists=[trello_list(name="To\udc00do")],
+            cards=[
+                card(
+                    "c",
+                    name="Fix\ud800 it\x00 \U0001f642",
+                    desc="Des\udbffc",
+                    labels=[{"name": "Bug\udc80"}],
+                    badges={"comments": 1},
+                )
+            ],
+            checklists=[{"idCard": "c", "name": "Li\ud83dst", "checkItems": [{"name": "it\ud83dem"}]}],
+            actions=[
+                {
+                    "id": "a",
+                    "type": "commentCard",
+                    "date": "2019-05-02T10:00:00Z",
+                    "data": {"text": "sa\ud83did", "card": {"id": "c"}},
+                    "memberCreator": {"fullName": "Ann\ud83d"},
+                }
+            ],
+        )  # json.dumps writes each lone surrogate as a JSON escape ("\\ud800"), as Trello would
+    )
+    (task,) = plan.columns[0].tasks
+    assert (plan.name, plan.description, plan.columns[0].name) == ("Board", "About", "Todo")
+    assert (task.title, task.labels) == ("Fix it \U0001f642", ("Bug",))
+    assert task.description == "Desc\n\n### Checklist: List\n- [ ] item"
+    assert [comment.body for comment in task.comments] == ["**Ann** (2019-05-02): said"]
+
+
 def test_checklists_and_comments_are_attached_in_order() -> None:
     plan = parse_board(
         export(
@@ -281,7 +345,18 @@ def test_checklists_and_comments_are_attached_in_order() -> None:
         (b'{"lists": [], "cards": [{"id": "c", "idList": "nowhere"}]}', "not in the file"),
         (b'{"lists": [], "cards": [], "actions": 3}', "actions: Input should be a valid list"),
         (
-            export(lists=[trello_list()], cards=[card("c", due="0001-01-01T00:00:00+14:00")]).encode(),
+            export(
+                lists=[trello_list()],
+                cards=[card("c")],
+                actions=[
+                    {
+                        "id": "a",
+                        "type": "commentCard",
+                        "date": "0001-01-01T00:00:00+14:00",
+                        "data": {"text": "early", "card": {"id": "c"}},
+                    }
+                ],
+            ).encode(),
             "a date is out of range",
         ),
     ],
@@ -423,6 +498,7 @@ def test_a_failure_midway_stores_nothing() -> None:
         skipped_cards=(),
         skipped_comments=0,
         missing_comments=0,
+        dropped_due_dates=0,
     )
     before = row_counts()
     with session_scope() as session, pytest.raises(DataError):
@@ -481,6 +557,66 @@ def test_cli_name_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import-trello", str(CLIPKIT), "--owner", owner.username, "--name", "クリップキット"]) == 0
     out = capsys.readouterr().out
     assert out.startswith('Imported "クリップキット" as project ') and out.endswith(f"{CLIPKIT_SUMMARY}\n")
+
+
+def test_cli_imports_a_file_with_lone_surrogates_and_far_due_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with session_scope() as session:
+        owner = add_user(session)
+    path = tmp_path / "board.json"
+    cards = [
+        card("a", name="Lone \ud800surrogate", desc="in \udfffthe body", pos=1, due="2026-03-01T12:00:00Z"),
+        card("b", name="Ancient", pos=2, due="0999-01-01T00:00:00Z", desc="kept"),
+        card("c", name="Far", pos=3, due="3500-06-01T00:00:00Z"),
+    ]
+    path.write_text(export(name="Odd", lists=[trello_list()], cards=cards))
+
+    assert main(["import-trello", str(path), "--owner", owner.username]) == 0
+
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.endswith(
+        "1 column, 3 open tasks, 0 archived tasks, 0 comments, 0 labels, 0 checklists; skipped 0 cards in "
+        "closed lists; left out 2 due dates outside the years 1900 to 2999\n"
+    )
+    project_id = int(captured.out.removeprefix('Imported "Odd" as project ').split()[0])
+    with session_scope() as session:
+        rows = session.execute(
+            select(Task.title, Task.description, Task.due_at)
+            .where(Task.project_id == project_id)
+            .order_by(Task.position)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("Lone surrogate", "in the body", datetime(2026, 3, 1, 12, tzinfo=UTC)),
+        ("Ancient", "kept", None),
+        ("Far", "", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"cards": [card("c", idList="no\nwhere")]}, "card c is in list no\\nwhere, not in the file"),
+        ({"labelNames": {"red\nline": 5}}, "labelNames.red\\nline: Input should be a valid string"),
+        ({"name": "Board", "cli_name": "Bad \udcff name"}, "Invalid project name"),
+    ],
+)
+def test_cli_messages_stay_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: dict[str, Any], message: str
+) -> None:
+    with session_scope() as session:
+        owner = add_user(session)
+    path = tmp_path / "line\nbreak.json"
+    name = args.pop("cli_name", None)
+    path.write_text(export(lists=[trello_list()], **args))
+    before = row_counts()
+    argv = ["import-trello", str(path), "--owner", owner.username, *(["--name", name] if name else [])]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("agorax import-trello: ") and message in captured.err
+    assert row_counts() == before
 
 
 @pytest.mark.parametrize(

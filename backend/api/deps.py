@@ -49,14 +49,23 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def expected_version(
     if_match: Annotated[
-        str | None, Header(description="The task version the change is based on; 409 when it is stale.")
+        str | None,
+        Header(
+            description='The task version the change is based on ("3", or its ETag form W/"3"); 409 when it '
+            "is stale. `*` sets no condition."
+        ),
     ] = None,
 ) -> int | None:
     if if_match is None:
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
+    value = if_match.strip()
+    if value == "*":  # RFC 9110: any current version will do, which every existing task has
+        return None
+    value = value.removeprefix("W/").strip('"')
     if not (value.isascii() and value.isdigit()) or len(value) > 9:  # "²".isdigit() but int("²") fails
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="If-Match must be a task version number")
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail='If-Match must be a task version number, such as "3", or *'
+        )
     return int(value)
 
 

@@ -8,6 +8,7 @@ Every value is shaped here to fit Agorax's limits (backend/schemas.py), so the w
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from backend.schemas import COMMENT_MAX, DESCRIPTION_MAX, LABEL_MAX, LABELS_MAX, TITLE_MAX
+from backend.schemas import COMMENT_MAX, DESCRIPTION_MAX, LABEL_MAX, LABELS_MAX, TITLE_MAX, YEAR_MAX, YEAR_MIN
 from backend.services.errors import InvalidInput
 
 NAME_MAX = 200  # projects.name and columns.name
@@ -68,6 +69,8 @@ class BoardPlan:
     skipped_comments: int
     # Comments that imported cards count but the file lacks: Trello exports only the newest 1000 actions.
     missing_comments: int
+    # Imported cards whose due date lay outside the years Agorax takes (they keep no due date).
+    dropped_due_dates: int
 
 
 # The export's shape: only the fields the import reads; Trello adds fields freely.
@@ -204,16 +207,19 @@ def parse_board(raw: bytes | str, *, source: str = "input") -> BoardPlan:
         raise InvalidInput(f"{not_export}: {where}: {error['msg']}") from None
     try:
         return _plan(board, not_export=not_export)
-    except OverflowError:  # a date that leaves the datetime range once moved to UTC (year 1 at +14:00)
+    except OverflowError:  # a comment's date that leaves the datetime range in UTC (year 1 at +14:00)
         raise InvalidInput(f"{not_export}: a date is out of range") from None
 
 
 # Shaping
 
 
+# PostgreSQL text cannot hold U+0000, nor UTF-8 a lone surrogate (JSON's "\ud800" without its pair).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _clean(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000.
-    return value.replace("\x00", "")
+    return _UNSTORABLE.sub("", value)
 
 
 def _fit(value: str, limit: int) -> str:
@@ -223,6 +229,15 @@ def _fit(value: str, limit: int) -> str:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _due_at(due: datetime) -> datetime | None:
+    """The due date in UTC, or None outside the years the API takes (a UI could not even show year 1)."""
+    try:
+        moment = _utc(due)
+    except OverflowError:  # year 1 at +14:00 has no UTC
+        return None
+    return moment if YEAR_MIN <= moment.year <= YEAR_MAX else None
 
 
 def _label_names(card: _Card, board: _Board) -> tuple[str, ...]:
@@ -276,6 +291,7 @@ def _plan(board: _Board, *, not_export: str) -> BoardPlan:
     skipped: list[tuple[str, int]] = []
     imported_comments = 0
     missing_comments = 0
+    dropped_due_dates = 0
     for item in sorted(board.lists, key=lambda i: (i.pos, i.id)):
         cards = cards_by_list.get(item.id, [])
         if item.closed:
@@ -292,11 +308,14 @@ def _plan(board: _Board, *, not_export: str) -> BoardPlan:
             card_comments = tuple(_comment(c) for c in comments.get(card.id, []))
             imported_comments += len(card_comments)
             missing_comments += max(0, card.badges.comments - len(card_comments))
+            due_at = _due_at(card.due) if card.due else None
+            if card.due and due_at is None:
+                dropped_due_dates += 1
             tasks.append(
                 TaskPlan(
                     title=_fit(card.name, TITLE_MAX) or UNTITLED_CARD,
                     description=_fit(description, DESCRIPTION_MAX),
-                    due_at=_utc(card.due) if card.due else None,
+                    due_at=due_at,
                     labels=_label_names(card, board),
                     archived=card.closed,
                     comments=card_comments,
@@ -318,4 +337,5 @@ def _plan(board: _Board, *, not_export: str) -> BoardPlan:
         skipped_cards=tuple(skipped),
         skipped_comments=len(board.comments) - imported_comments,
         missing_comments=missing_comments,
+        dropped_due_dates=dropped_due_dates,
     )

@@ -9,8 +9,8 @@ from backend.db.models import Column, Role, Task
 from backend.events.outbox import record_event
 from backend.schemas import ColumnCreate, ColumnPublic, ColumnUpdate
 from backend.services import ordering
-from backend.services.access import lock_project, require_role
-from backend.services.errors import Conflict, NotFound
+from backend.services.access import lock_for_role, locked_in_reach, require_role
+from backend.services.errors import Conflict, InvalidInput
 
 
 def list_columns(session: Session, *, user_id: int, project_id: int) -> list[ColumnPublic]:
@@ -22,8 +22,7 @@ def list_columns(session: Session, *, user_id: int, project_id: int) -> list[Col
 
 
 def create_column(session: Session, *, user_id: int, project_id: int, data: ColumnCreate) -> ColumnPublic:
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.editor)
-    lock_project(session, project_id=project_id)
+    lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.editor)
     position = ordering.open_slot(
         session, model=Column, scope=Column.project_id == project_id, position=data.position
     )
@@ -36,27 +35,32 @@ def create_column(session: Session, *, user_id: int, project_id: int, data: Colu
     return public
 
 
-def _column_for(session: Session, *, user_id: int, column_id: int, minimum: Role) -> Column:
-    column = session.get(Column, column_id)
-    if column is None:
-        raise NotFound("Column not found")
-    require_role(session, project_id=column.project_id, user_id=user_id, minimum=minimum)
-    lock_project(session, project_id=column.project_id)
-    session.refresh(column)
-    return column
+def _column_for(session: Session, *, user_id: int, column_id: int) -> Column:
+    return locked_in_reach(session, model=Column, row_id=column_id, user_id=user_id, minimum=Role.editor)
 
 
 def update_column(session: Session, *, user_id: int, column_id: int, data: ColumnUpdate) -> ColumnPublic:
-    column = _column_for(session, user_id=user_id, column_id=column_id, minimum=Role.editor)
+    """Renames, moves or (un)marks as done. A request that changes nothing records no event, so open boards
+    do not reload for it."""
+    column = _column_for(session, user_id=user_id, column_id=column_id)
     scope = Column.project_id == column.project_id
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if "position" in changes and changes["position"] != column.position:
+    requested = data.model_dump(exclude_unset=True)
+    for field, value in requested.items():
+        if value is None:
+            raise InvalidInput(f"{field} cannot be null")
+    if "position" in requested:
+        # Past the end means the end: clamped here, so that moving the last column there is no change.
+        last = ordering.count_in_scope(session, model=Column, scope=scope) - 1
+        requested["position"] = min(requested["position"], last)
+    changed = {field: value for field, value in requested.items() if getattr(column, field) != value}
+    if not changed:
+        return ColumnPublic.model_validate(column)
+    if "position" in changed:
         ordering.close_slot(session, model=Column, scope=scope, position=column.position)
         column.position = ordering.open_slot(
-            session, model=Column, scope=scope & (Column.id != column.id), position=changes.pop("position")
+            session, model=Column, scope=scope & (Column.id != column.id), position=changed.pop("position")
         )
-    changes.pop("position", None)
-    for field, value in changes.items():
+    for field, value in changed.items():
         setattr(column, field, value)
     session.flush()
     public = ColumnPublic.model_validate(column)
@@ -68,7 +72,7 @@ def update_column(session: Session, *, user_id: int, column_id: int, data: Colum
 def delete_column(session: Session, *, user_id: int, column_id: int) -> None:
     """Deletes an empty column. One that still holds cards (archived ones included) is refused, so that
     no card is ever lost as a side effect: move or delete them first."""
-    column = _column_for(session, user_id=user_id, column_id=column_id, minimum=Role.editor)
+    column = _column_for(session, user_id=user_id, column_id=column_id)
     held = ordering.count_in_scope(session, model=Task, scope=Task.column_id == column.id)
     if held:
         raise Conflict(

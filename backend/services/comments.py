@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Comment, Role
+from backend.db.models import Comment, Role, Task
 from backend.events.outbox import record_event
 from backend.schemas import CommentCreate, CommentPublic
-from backend.services.access import task_in_reach
+from backend.services.access import locked_in_reach, task_in_reach
 
 
 def list_comments(session: Session, *, user_id: int, task_id: int) -> list[CommentPublic]:
@@ -20,7 +20,8 @@ def list_comments(session: Session, *, user_id: int, task_id: int) -> list[Comme
 
 
 def add_comment(session: Session, *, user_id: int, task_id: int, data: CommentCreate) -> CommentPublic:
-    task = task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
+    # Locked like every write: a comment must not land on a task that is being deleted.
+    task = locked_in_reach(session, model=Task, row_id=task_id, user_id=user_id, minimum=Role.editor)
     comment = Comment(task_id=task.id, author_id=user_id, body=data.body)
     session.add(comment)
     session.flush()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Column, Comment, Project, ProjectMember, Role, Task
 from backend.importers.trello import BoardPlan, CommentPlan
-from backend.schemas import ProjectCreate
+from backend.schemas import YEAR_MAX, YEAR_MIN, ProjectCreate
 from backend.services.errors import InvalidInput, NotFound
 from backend.services.users import find_user_by_username
 
@@ -28,6 +28,7 @@ class ImportSummary:
     skipped_cards: tuple[tuple[str, int], ...]
     skipped_comments: int
     missing_comments: int
+    dropped_due_dates: int
 
     def describe(self) -> str:
         skipped = f"skipped {_count(sum(n for _, n in self.skipped_cards), 'card')} in closed lists"
@@ -45,15 +46,18 @@ class ImportSummary:
                 _count(self.checklists, "checklist"),
             ]
         )
-        missing = ""
+        notes = [counts, skipped]
         if self.missing_comments:
-            missing = (
-                f"; the file lacks {_count(self.missing_comments, 'older comment')} that its cards count "
+            notes.append(
+                f"the file lacks {_count(self.missing_comments, 'older comment')} that its cards count "
                 "(Trello exports only the newest 1000 actions)"
             )
+        if self.dropped_due_dates:
+            dropped = _count(self.dropped_due_dates, "due date")
+            notes.append(f"left out {dropped} outside the years {YEAR_MIN} to {YEAR_MAX}")
         return (
             f'Imported "{self.project_name}" as project {self.project_id} for {self.owner_username}: '
-            f"{counts}; {skipped}{missing}"
+            + "; ".join(notes)
         )
 
 
@@ -125,4 +129,5 @@ def import_trello_board(
         skipped_cards=board.skipped_cards,
         skipped_comments=board.skipped_comments,
         missing_comments=board.missing_comments,
+        dropped_due_dates=board.dropped_due_dates,
     )

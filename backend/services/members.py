@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 from backend.db.models import ProjectMember, Role
 from backend.events.outbox import record_event
 from backend.schemas import MemberCreate, MemberPublic, MemberUpdate
-from backend.services.access import lock_project, membership, require_role
+from backend.services.access import lock_for_role, membership, require_role
 from backend.services.errors import Conflict, NotFound
+from backend.services.tasks import unassign_member
 from backend.services.users import find_user_by_username
 
 
@@ -50,8 +51,7 @@ def list_members(session: Session, *, user_id: int, project_id: int) -> list[Mem
 
 
 def add_member(session: Session, *, user_id: int, project_id: int, data: MemberCreate) -> MemberPublic:
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
-    lock_project(session, project_id=project_id)
+    lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
     user = find_user_by_username(session, username=data.username)
     if user is None:
         raise NotFound(f"No user is called {data.username!r}")
@@ -76,8 +76,7 @@ def _target_member(session: Session, *, project_id: int, member_user_id: int) ->
 def change_role(
     session: Session, *, user_id: int, project_id: int, member_user_id: int, data: MemberUpdate
 ) -> MemberPublic:
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
-    lock_project(session, project_id=project_id)
+    lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
     member = _target_member(session, project_id=project_id, member_user_id=member_user_id)
     if member.role == data.role:
         return member_public(member)
@@ -94,14 +93,15 @@ def change_role(
 def remove_member(session: Session, *, user_id: int, project_id: int, member_user_id: int) -> None:
     """Owners remove anyone; every member may remove themselves (leave), except the last owner."""
     leaving = member_user_id == user_id
-    require_role(
+    lock_for_role(
         session, project_id=project_id, user_id=user_id, minimum=Role.viewer if leaving else Role.owner
     )
-    lock_project(session, project_id=project_id)
     member = _target_member(session, project_id=project_id, member_user_id=member_user_id)
     if member.role == Role.owner and _owner_count(session, project_id=project_id) == 1:
         raise Conflict("A project must keep at least one owner; make someone else owner first")
     public = member_public(member)
+    # Unassigned first, so no event describes a task assigned to someone outside the project.
+    unassign_member(session, project_id=project_id, member_user_id=member_user_id, actor_id=user_id)
     session.delete(member)
     record_event(session, project_id=project_id, type="member.removed", actor_id=user_id, data=public)
     session.commit()

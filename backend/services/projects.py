@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Column, Project, ProjectMember, Role
 from backend.events.outbox import record_event
 from backend.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
-from backend.services.access import lock_project, require_role
+from backend.services.access import lock_for_role, require_role
 from backend.services.errors import InvalidInput
 
 DEFAULT_COLUMNS = (("To do", False), ("In progress", False), ("Done", True))
@@ -60,8 +60,7 @@ def create_project(
 
 
 def update_project(session: Session, *, user_id: int, project_id: int, data: ProjectUpdate) -> ProjectPublic:
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
-    project = lock_project(session, project_id=project_id)
+    project = lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
     requested = data.model_dump(exclude_unset=True)
     if any(value is None for value in requested.values()):
         raise InvalidInput("name and description cannot be null")
@@ -87,8 +86,7 @@ def update_project(session: Session, *, user_id: int, project_id: int, data: Pro
 def delete_project(session: Session, *, user_id: int, project_id: int) -> None:
     """Deletes the project and, through ON DELETE CASCADE, its members, columns, tasks and comments.
     The outbox has no foreign key to projects, so `project.deleted` survives to tell every viewer."""
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
-    project = lock_project(session, project_id=project_id)
+    project = lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.owner)
     record_event(
         session,
         project_id=project_id,

@@ -10,7 +10,7 @@ from backend.db.models import Column, Role, Task
 from backend.events.outbox import record_event
 from backend.schemas import TaskCreate, TaskFilters, TaskMove, TaskPublic, TaskUpdate
 from backend.services import ordering
-from backend.services.access import lock_project, membership, require_role, task_in_reach
+from backend.services.access import lock_for_role, locked_in_reach, membership, require_role, task_in_reach
 from backend.services.errors import Conflict, InvalidInput
 
 NOT_NULLABLE = ("title", "description", "labels", "archived")
@@ -35,12 +35,13 @@ def _target_column(session: Session, *, project_id: int, column_id: int | None) 
 
 
 def _has_label(session: Session, label: str) -> ColumnElement[bool]:
-    # JSON columns have no portable "contains": `.contains()` on them compiles to LIKE, which PostgreSQL
-    # refuses for jsonb. Use jsonb containment (indexable) there, and json_each elsewhere (SQLite).
+    # Labels are distinct case-blind (schemas._distinct_labels), so the filter matches case-blind too; SQL's
+    # lower() misses only casefold's few extra foldings (ß = ss).
     if session.get_bind().dialect.name == "postgresql":
-        return type_coerce(Task.labels, JSONB).contains([label])
-    each = func.json_each(Task.labels).table_valued("value")
-    return exists(select(1).select_from(each).where(each.c.value == label))
+        each = func.jsonb_array_elements_text(type_coerce(Task.labels, JSONB)).table_valued("value")
+    else:
+        each = func.json_each(Task.labels).table_valued("value")
+    return exists(select(1).select_from(each).where(func.lower(each.c.value) == func.lower(label)))
 
 
 def _check_assignee(session: Session, *, project_id: int, assignee_id: int | None) -> None:
@@ -69,7 +70,9 @@ def list_tasks(session: Session, *, user_id: int, project_id: int, filters: Task
         query = query.where(_has_label(session, filters.label))
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Task.title.ilike(pattern), Task.description.ilike(pattern)))
+        query = query.where(
+            or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\"))
+        )
     tasks = session.scalars(
         query.order_by(Task.column_id, Task.position, Task.id).limit(filters.limit).offset(filters.offset)
     )
@@ -77,21 +80,16 @@ def list_tasks(session: Session, *, user_id: int, project_id: int, filters: Task
 
 
 def get_task(session: Session, *, user_id: int, task_id: int) -> TaskPublic:
-    task = _task_for(session, user_id=user_id, task_id=task_id, minimum=Role.viewer, lock=False)
+    task = task_in_reach(session, user_id=user_id, task_id=task_id, minimum=Role.viewer)
     return TaskPublic.model_validate(task)
 
 
-def _task_for(session: Session, *, user_id: int, task_id: int, minimum: Role, lock: bool = True) -> Task:
-    task = task_in_reach(session, user_id=user_id, task_id=task_id, minimum=minimum)
-    if lock:
-        lock_project(session, project_id=task.project_id)
-        session.refresh(task)
-    return task
+def _task_for(session: Session, *, user_id: int, task_id: int) -> Task:
+    return locked_in_reach(session, model=Task, row_id=task_id, user_id=user_id, minimum=Role.editor)
 
 
 def create_task(session: Session, *, user_id: int, project_id: int, data: TaskCreate) -> TaskPublic:
-    require_role(session, project_id=project_id, user_id=user_id, minimum=Role.editor)
-    lock_project(session, project_id=project_id)
+    lock_for_role(session, project_id=project_id, user_id=user_id, minimum=Role.editor)
     column = _target_column(session, project_id=project_id, column_id=data.column_id)
     _check_assignee(session, project_id=project_id, assignee_id=data.assignee_id)
     position = ordering.open_slot(session, model=Task, scope=_column_scope(column.id), position=data.position)
@@ -118,15 +116,16 @@ def create_task(session: Session, *, user_id: int, project_id: int, data: TaskCr
 def update_task(
     session: Session, *, user_id: int, task_id: int, data: TaskUpdate, expected_version: int | None = None
 ) -> TaskPublic:
-    task = _task_for(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
+    task = _task_for(session, user_id=user_id, task_id=task_id)
     _check_version(task, expected_version)
     changes = data.model_dump(exclude_unset=True)
     for field in NOT_NULLABLE:
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field} cannot be null")
-    if "assignee_id" in changes:
-        _check_assignee(session, project_id=task.project_id, assignee_id=changes["assignee_id"])
     changed = {field: value for field, value in changes.items() if getattr(task, field) != value}
+    # Only a new assignee must be a member: echoing back the current one is no change.
+    if "assignee_id" in changed:
+        _check_assignee(session, project_id=task.project_id, assignee_id=changed["assignee_id"])
     if not changed:
         return TaskPublic.model_validate(task)
     for field, value in changed.items():
@@ -142,7 +141,7 @@ def update_task(
 def move_task(
     session: Session, *, user_id: int, task_id: int, data: TaskMove, expected_version: int | None = None
 ) -> TaskPublic:
-    task = _task_for(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
+    task = _task_for(session, user_id=user_id, task_id=task_id)
     _check_version(task, expected_version)
     target = _target_column(session, project_id=task.project_id, column_id=data.column_id)
     ordering.close_slot(session, model=Task, scope=_column_scope(task.column_id), position=task.position)
@@ -161,8 +160,25 @@ def move_task(
     return public
 
 
+def unassign_member(session: Session, *, project_id: int, member_user_id: int, actor_id: int) -> None:
+    """Part of removing a member: their tasks in the project are unassigned, each as an update of its own
+    (new version, `task.updated`), so boards and pending If-Match writes see it. The caller commits."""
+    assigned = session.scalars(
+        select(Task)
+        .where(Task.project_id == project_id, Task.assignee_id == member_user_id)
+        .order_by(Task.id)
+    ).all()
+    for task in assigned:
+        task.assignee_id = None
+        task.version += 1
+    session.flush()
+    for task in assigned:
+        public = TaskPublic.model_validate(task)
+        record_event(session, project_id=project_id, type="task.updated", actor_id=actor_id, data=public)
+
+
 def delete_task(session: Session, *, user_id: int, task_id: int, expected_version: int | None = None) -> None:
-    task = _task_for(session, user_id=user_id, task_id=task_id, minimum=Role.editor)
+    task = _task_for(session, user_id=user_id, task_id=task_id)
     _check_version(task, expected_version)
     public = TaskPublic.model_validate(task)
     session.delete(task)
