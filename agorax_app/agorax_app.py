@@ -20,12 +20,18 @@ configure_logging()
 settings = get_settings()
 
 app = rx.App(api_transformer=api)
-app.add_page(login_page, route="/login", title="Agorax · Sign in", on_load=AuthState.redirect_if_signed_in)
+# Every page that is not a board leaves the board the session had open, so it gets no more of its pushes.
+app.add_page(
+    login_page,
+    route="/login",
+    title="Agorax · Sign in",
+    on_load=[BoardState.leave_board, AuthState.redirect_if_signed_in],
+)
 app.add_page(
     projects_page,
     route="/",
     title="Agorax · Projects",
-    on_load=[AuthState.require_sign_in, ProjectsState.load_projects],
+    on_load=[BoardState.leave_board, AuthState.require_sign_in, ProjectsState.load_projects],
 )
 app.add_page(
     board_page,

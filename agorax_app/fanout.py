@@ -36,7 +36,8 @@ class Viewer:
 # project id → the sessions on this process that have that board open.
 _viewers: dict[int, dict[str, Viewer]] = defaultdict(dict)
 _watching: dict[str, int] = {}
-# project id → {user id: role}, read from the database and dropped whenever membership changes.
+# project id → {user id: role}, read from the database for the projects open on this process, and
+# dropped whenever membership changes or the last viewer leaves.
 _members: dict[int, dict[int, str]] = {}
 
 
@@ -52,6 +53,7 @@ def unwatch(token: str) -> None:
         _viewers[project_id].pop(token, None)
         if not _viewers[project_id]:
             del _viewers[project_id]
+            _members.pop(project_id, None)
 
 
 def _local_tokens(app: rx.App) -> set[str]:
@@ -90,21 +92,27 @@ async def push_to_viewers(app: rx.App, envelope: Envelope, board_state: type[Boa
     project_id = envelope.get("project_id")
     if not isinstance(project_id, int):
         return
+    deleted = envelope.get("type") == "project.deleted"
     if envelope.get("type") in MEMBERSHIP_EVENTS:
         _members.pop(project_id, None)
     viewers = await _present_viewers(app, project_id)
     if not viewers:
         return
-    members = await _current_members(project_id)
+    # A deleted project has no members left to read (nor to cache): every viewer gets the event, which
+    # closes their board.
+    members = {} if deleted else await _current_members(project_id)
     for viewer in viewers:
-        async with app.modify_state(rx.BaseStateToken(ident=viewer.token, cls=board_state)) as root:
-            board = await root.get_state(board_state)
-            if board.board_id != project_id:
-                continue
-            if viewer.user_id in members or envelope.get("type") == "project.deleted":
-                await board.apply_events([envelope])
-            else:
-                board.close_for(NO_ACCESS)
+        try:
+            async with app.modify_state(rx.BaseStateToken(ident=viewer.token, cls=board_state)) as root:
+                board = await root.get_state(board_state)
+                if board.board_id != project_id:
+                    continue
+                if deleted or viewer.user_id in members:
+                    await board.apply_events([envelope])
+                else:
+                    board.close_for(NO_ACCESS)
+        except Exception:  # one viewer's failure must not keep the event from the others
+            log.exception("fanout_push_to_viewer_failed", project_id=project_id, user_id=viewer.user_id)
 
 
 async def catch_up_viewers(app: rx.App, board_state: type[BoardState]) -> None:

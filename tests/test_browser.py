@@ -363,3 +363,35 @@ def test_a_card_is_deleted_on_the_second_click_and_goes_from_every_board(
     expect(deleting.locator(card)).to_have_count(0)
     expect(watching.locator(card)).to_have_count(0, timeout=10_000)
     assert rest.http.get(f"/api/tasks/{task['id']}", headers=owner_headers).status_code == 404
+
+
+def test_a_bad_board_address_says_so_and_a_board_left_sends_nothing_more(
+    web: WebProcess, browser: Browser
+) -> None:
+    rest = Client(web.base_url)
+    user = unique("omar")
+    headers = rest.register(user)
+    project = rest.http.post("/api/projects", json={"name": "Leaving"}, headers=headers).json()
+    tasks_url = f"/api/projects/{project['id']}/tasks"
+
+    page = browser.new_context().new_page()
+    received: list[str] = []
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: received.append(str(frame))))
+    sign_in(page, web.base_url, user)
+    # "²" passes str.isdigit(); the other is past the database's bigint.
+    for address in ("%C2%B2", "99999999999999999999"):
+        page.goto(f"{web.base_url}/board/{address}")
+        expect(page.locator("#board-closed")).to_contain_text("There is no such board", timeout=30_000)
+
+    open_board(page, web.base_url, project["id"])
+    rest.http.post(tasks_url, json={"title": "Pushed while open"}, headers=headers)
+    expect(page.locator("[data-card-title='Pushed while open']")).to_be_visible(timeout=10_000)
+
+    # Back to the projects page: the session no longer gets the board's changes.
+    page.get_by_role("link", name="Agorax").click()
+    expect(page.locator("#board-name")).to_have_count(0, timeout=10_000)
+    page.wait_for_timeout(1_000)
+    rest.http.post(tasks_url, json={"title": "Made after leaving"}, headers=headers)
+    page.wait_for_timeout(3_000)  # pushes arrive well within this (the tests above wait for them)
+    assert any("Pushed while open" in frame for frame in received)
+    assert not any("Made after leaving" in frame for frame in received)

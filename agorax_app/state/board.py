@@ -1,14 +1,14 @@
 """One open board: loaded from a consistent snapshot, then kept live by events pushed from the fan-out.
 
 A user's own change is shown at once (optimistic), written through the service layer, and rolled back
-with a visible message if the write is refused. The canonical copy is the backend-only `_model`;
+with a visible message if the write fails (refused or not). The canonical copy is the backend-only `_model`;
 `columns` is the small view the browser renders.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import reflex as rx
 import structlog
 from pydantic import ValidationError
+from reflex.event import EventSpec
 
 from agorax_app import fanout
 from agorax_app.backend_calls import call_service
 from agorax_app.board_model import BoardModel, ColumnItem, Outcome, TaskItem
+from agorax_app.ids import browser_id
 from agorax_app.state.auth import AuthState
 from backend.schemas import TaskCreate, TaskMove, TaskPublic, TaskUpdate
 from backend.services import events, tasks
@@ -35,6 +37,8 @@ MAX_CATCH_UP_PAGES = 4
 EDIT_CONFLICT = (
     "Title not saved: someone else changed this card while you were editing it (it shows their change)"
 )
+NO_SUCH_BOARD = "There is no such board"
+NOT_A_MEMBER = "This board does not exist, or you are not a member of it"
 _GRAVITY = {Outcome.APPLIED: 0, Outcome.DUPLICATE: 0, Outcome.RELOAD: 1, Outcome.CLOSED: 2}
 
 
@@ -87,13 +91,16 @@ def _model_from(snapshot: BoardSnapshot, *, user_id: int) -> BoardModel:
     )
 
 
-def _refusal(exc: Exception) -> str:
+def refusal(exc: Exception) -> str:
+    """Why a change did not happen, in words for the user. A failure that is not a refusal (the database
+    away, a pool timeout, a bug) is logged here, since the user only learns that it failed."""
     if isinstance(exc, DomainError):
         return exc.detail
     if isinstance(exc, ValidationError):
         error = exc.errors()[0]
         return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-    return "The server could not save that change"
+    log.error("board_write_failed", exc_info=exc)
+    return "The server could not save that change: try again"
 
 
 class BoardState(AuthState):
@@ -146,7 +153,11 @@ class BoardState(AuthState):
         ]
 
     async def _reload(self, user_id: int) -> None:
-        snapshot = await call_service(board_snapshot, user_id=user_id, project_id=self.board_id)
+        try:
+            snapshot = await call_service(board_snapshot, user_id=user_id, project_id=self.board_id)
+        except NotFound:
+            self._close(NOT_A_MEMBER)
+            return
         self._model = _model_from(snapshot, user_id=user_id)
         self._render()
 
@@ -161,20 +172,25 @@ class BoardState(AuthState):
         user_id = self.current_user_id()
         if user_id is None:
             return rx.redirect("/login")
-        raw_id = str(self.project_id)  # the [project_id] route argument
         self.closed_reason = ""
         self.notice = ""
         self.editing_id = 0
-        if not raw_id.isdigit():
-            self._close("There is no such board")
+        board_id = browser_id(self.project_id)  # the [project_id] route argument
+        if board_id is None:
+            self.board_id = 0
+            self._close(NO_SUCH_BOARD)
             return None
-        self.board_id = int(raw_id)
+        self.board_id = board_id
         # Watch first: an event committed while the snapshot loads is then either in it or delivered after.
-        fanout.watch(self.router.session.client_token, self.board_id, user_id)
+        # A board that does not load is unwatched again (by _close).
+        fanout.watch(self.router.session.client_token, board_id, user_id)
         try:
             await self._reload(user_id)
-        except NotFound:
-            self._close("This board does not exist, or you are not a member of it")
+        except Exception:
+            log.exception("board_load_failed", project_id=board_id)
+            self._close("The board could not be loaded: try again in a moment")
+            return None
+        if self._model is None:  # refused: _reload closed it
             return None
         return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone", callback=BoardState.set_tz)
 
@@ -189,8 +205,9 @@ class BoardState(AuthState):
 
     @rx.event
     def leave_board(self):
-        fanout.unwatch(self.router.session.client_token)
-        self._model = None
+        """on_load of the pages that are not a board: no more pushes for the board the session left."""
+        self._close("")
+        self.board_id = 0
 
     # Events from the fan-out (called inside app.modify_state, never by the browser)
 
@@ -258,32 +275,29 @@ class BoardState(AuthState):
                 return outcome if caught_up else Outcome.RELOAD
         return Outcome.RELOAD
 
-    # The user's own changes: optimistic, rolled back visibly when refused
+    # The user's own changes: optimistic, rolled back visibly when they fail for any reason
 
-    async def _write(self, before: BoardModel, write: Any) -> Any:
-        """Run a write; on refusal restore the board as it was and tell the user why."""
-        try:
-            return await write()
-        except (DomainError, ValidationError) as exc:
-            self._model = before
-            self._render()
-            log.info("board_write_refused", reason=_refusal(exc))
-            raise
+    def _roll_back(self, before: BoardModel, what: str, exc: Exception) -> EventSpec:
+        """Show the board as it was before a change that did not happen, and tell the user why."""
+        self._model = before
+        self._render()
+        return rx.toast.error(f"{what}: {refusal(exc)}", duration=6000)
 
     @rx.event
     async def add_card(self, form: dict[str, Any]):
-        raw_column = str(form.get("column_id", ""))
+        column_id = browser_id(form.get("column_id"))
         title = str(form.get("title", ""))
-        if not raw_column.isdigit() or not title.strip():
+        if column_id is None or not title.strip():
             return
-        async for step in self._create_card(
-            TaskCreate.model_construct(title=title, column_id=int(raw_column))
-        ):
+        async for step in self._create_card(TaskCreate.model_construct(title=title, column_id=column_id)):
             yield step
 
-    async def _create_card(self, draft: TaskCreate) -> AsyncIterator[Any]:
-        """Show the new card at once, create it through the service, and take it back if refused.
-        `draft` is validated by the service call, so a bad one is refused like any write."""
+    async def _create_card(
+        self, draft: TaskCreate, on_created: Callable[[], None] | None = None
+    ) -> AsyncIterator[Any]:
+        """Show the new card at once, create it through the service, and take it back if that fails
+        (`on_created` runs only once it is stored). `draft` is validated by the service call, so a bad
+        one is refused like any write."""
         user_id = self.current_user_id()
         model = self._model
         if user_id is None:
@@ -316,14 +330,14 @@ class BoardState(AuthState):
             created: TaskPublic = await call_service(
                 tasks.create_task, user_id=user_id, project_id=model.project_id, data=data
             )
-        except (DomainError, ValidationError) as exc:
-            self._model = before
-            self._render()
-            yield rx.toast.error(f"Card not added: {_refusal(exc)}", duration=6000)
+        except Exception as exc:
+            yield self._roll_back(before, "Card not added", exc)
             return
         model.remove_task(temp_id)
         if created.id not in model.tasks:
             model.put_moved(TaskItem.from_public(created.model_dump(mode="json")))
+        if on_created is not None:
+            on_created()
         self._render()
 
     @rx.event
@@ -372,10 +386,8 @@ class BoardState(AuthState):
             self._render()
             yield rx.toast.error(EDIT_CONFLICT, duration=8000)
             return
-        except (DomainError, ValidationError) as exc:
-            self._model = before
-            self._render()
-            yield rx.toast.error(f"Title not saved: {_refusal(exc)}", duration=6000)
+        except Exception as exc:
+            yield self._roll_back(before, "Title not saved", exc)
             return
         model.tasks[card_id] = replace(model.tasks[card_id], version=saved.version, title=saved.title)
         self._render()
@@ -388,10 +400,8 @@ class BoardState(AuthState):
             yield self.session_expired()
             return
         task = model.tasks.get(card_id) if model else None
-        if model is None or task is None or not column_id.isdigit():
-            return
-        target = int(column_id)
-        if target == task.column_id:
+        target = browser_id(column_id)
+        if model is None or task is None or target not in model.columns or target == task.column_id:
             return
         before = copy.deepcopy(model)
         model.move_to_end(card_id, target)
@@ -405,10 +415,8 @@ class BoardState(AuthState):
                 data=TaskMove(column_id=target),
                 expected_version=task.version,
             )
-        except (DomainError, ValidationError) as exc:
-            self._model = before
-            self._render()
-            yield rx.toast.error(f"Card not moved: {_refusal(exc)}", duration=6000)
+        except Exception as exc:
+            yield self._roll_back(before, "Card not moved", exc)
             return
         model.put_moved(TaskItem.from_public(moved.model_dump(mode="json")))
         self._render()
@@ -440,7 +448,5 @@ class BoardState(AuthState):
             await call_service(
                 tasks.delete_task, user_id=user_id, task_id=card_id, expected_version=task.version
             )
-        except DomainError as exc:
-            self._model = before
-            self._render()
-            yield rx.toast.error(f"Card not deleted: {_refusal(exc)}", duration=6000)
+        except Exception as exc:
+            yield self._roll_back(before, "Card not deleted", exc)

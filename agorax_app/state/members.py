@@ -9,6 +9,7 @@ import reflex as rx
 from pydantic import ValidationError
 
 from agorax_app.backend_calls import call_service
+from agorax_app.ids import browser_id
 from agorax_app.state.auth import SESSION_EXPIRED
 from agorax_app.state.board import BoardState
 from backend.db.models import Role
@@ -80,12 +81,17 @@ class MembersState(BoardState):
             return
         await self._change(members.add_member, data=data)
 
+    # The member's id comes from the browser: a crafted event can make it anything JSON can carry.
+
     @rx.event
     async def set_role(self, member_user_id: int, role: str):
-        if role not in ROLES:
+        member = browser_id(member_user_id)
+        if member is None or role not in ROLES:
             return
-        await self._change(members.change_role, member_user_id=member_user_id, data=MemberUpdate(role=role))
+        await self._change(members.change_role, member_user_id=member, data=MemberUpdate(role=role))
 
     @rx.event
     async def remove(self, member_user_id: int):
-        await self._change(members.remove_member, member_user_id=member_user_id)
+        member = browser_id(member_user_id)
+        if member is not None:
+            await self._change(members.remove_member, member_user_id=member)

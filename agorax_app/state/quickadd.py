@@ -12,10 +12,11 @@ import structlog
 from pydantic import ValidationError
 
 from agorax_app.backend_calls import call_service
-from agorax_app.state.board import BoardState
+from agorax_app.state.board import BoardState, refusal
+from backend.ai.engine import engine_for_loop
 from backend.ai.schemas import ParseRequest, ParseResult
-from backend.ai.service import parse_task, suggest_titles
-from backend.db.session import session_scope
+from backend.ai.service import project_context, suggest_titles
+from backend.config import get_settings
 from backend.schemas import TaskCreate
 from backend.services import members
 from backend.services.errors import DomainError
@@ -50,6 +51,15 @@ def _chips(result: ParseResult, tz: str) -> list[Chip]:
     return chips
 
 
+async def _understand(text: str, *, user_id: int, project_id: int, tz: str) -> ParseResult:
+    """Free text → task fields. What parse_task does, with its database step as one service call (a session
+    opened and closed in a worker thread, so no connection is held while Gemini is awaited)."""
+    request = ParseRequest(text=text, project_id=project_id, tz=tz)
+    context = await call_service(project_context, user_id=user_id, project_id=project_id)
+    engine = engine_for_loop(get_settings())
+    return await engine.parse(request.text, tz=request.tz, now=request.now, context=context)
+
+
 class QuickAddState(BoardState):
     quick_text: str = ""
     understood_title: str = ""
@@ -58,37 +68,45 @@ class QuickAddState(BoardState):
     answered_by: str = ""  # gemini | local
 
     _parsed: ParseResult | None = None
+    _parsed_text: str = ""  # the text `_parsed` was understood from
 
-    async def _understand(self, text: str) -> ParseResult | None:
-        user_id = self.current_user_id()
-        if user_id is None or not text.strip():
-            return None
-        request = ParseRequest(text=text, project_id=self.board_id, tz=self.tz)
-        # parse_task does its database reads in a worker thread and awaits Gemini (or the local engine).
-        with session_scope() as session:
-            return await parse_task(session, user_id=user_id, request=request)
-
-    @rx.event
+    @rx.event(background=True, supersedes=True)
     async def type_quick(self, text: str):
-        self.quick_text = text
-        user_id = self.current_user_id()
-        if not text.strip() or user_id is None:
-            self._parsed, self.chips, self.suggestions, self.understood_title = None, [], [], ""
-            return
+        # In the background, holding the session's state only to read and write it: Gemini may take
+        # seconds, and the board's live updates must not wait for it. A newer keystroke cancels this one,
+        # and an answer for text that is no longer in the box is dropped.
+        async with self:
+            self.quick_text = text
+            user_id = self.current_user_id()
+            project_id, tz = self.board_id, self.tz
+            if not text.strip() or user_id is None:
+                self._parsed, self.chips, self.suggestions, self.understood_title = None, [], [], ""
+                return
+        parsed: ParseResult | None = None
+        titles: list[str] = []
         try:
-            self._parsed = await self._understand(text)
+            parsed = await _understand(text, user_id=user_id, project_id=project_id, tz=tz)
             found = await call_service(
-                suggest_titles, user_id=user_id, project_id=self.board_id, query=text, limit=SUGGESTIONS_SHOWN
+                suggest_titles, user_id=user_id, project_id=project_id, query=text, limit=SUGGESTIONS_SHOWN
             )
+            titles = [s.title for s in found.suggestions if s.title != text.strip()]
         except (DomainError, ValidationError) as exc:
             log.info("quick_add_not_understood", error=repr(exc))
-            self._parsed, self.chips, self.suggestions = None, [], []
-            return
-        if self._parsed is not None:
-            self.understood_title = self._parsed.title
-            self.chips = _chips(self._parsed, self.tz)
-            self.answered_by = self._parsed.source
-        self.suggestions = [s.title for s in found.suggestions if s.title != text.strip()]
+            parsed = None
+        except Exception:  # the preview is only a help: the box keeps working without it
+            log.exception("quick_add_preview_failed")
+            parsed = None
+        async with self:
+            if self.quick_text != text:
+                return
+            self._parsed, self._parsed_text = parsed, text
+            self.suggestions = titles
+            if parsed is None:
+                self.chips = []
+                return
+            self.understood_title = parsed.title
+            self.chips = _chips(parsed, tz)
+            self.answered_by = parsed.source
 
     @rx.event
     def pick_suggestion(self, title: str):
@@ -104,35 +122,43 @@ class QuickAddState(BoardState):
         text = str(form.get("quick", ""))
         if not text.strip():
             return
-        if self.current_user_id() is None:
+        user_id = self.current_user_id()
+        if user_id is None:
             yield self.session_expired()
             return
-        fresh = self._parsed is not None and text == self.quick_text
-        parsed = self._parsed if fresh else await self._understand(text)
-        if parsed is None:
+        # The box keeps the text until the card is stored, so a card that is refused is not lost.
+        try:
+            parsed = (
+                self._parsed
+                if self._parsed is not None and self._parsed_text == text
+                else await _understand(text, user_id=user_id, project_id=self.board_id, tz=self.tz)
+            )
+            assignee_id = await self._assignee_id(user_id, parsed.assignees)
+        except Exception as exc:
+            yield rx.toast.error(f"Card not added: {refusal(exc)}", duration=6000)
             return
-        assignee_id = await self._assignee_id(parsed.assignees)
         draft = TaskCreate.model_construct(
             title=parsed.title,
             due_at=parsed.due_at,
             priority=parsed.priority,
-            labels=parsed.labels,
+            labels=list(parsed.labels),  # a plain list, not the state's change-tracking proxy of it
             assignee_id=assignee_id,
         )
-        self.quick_text, self.understood_title, self.chips, self.suggestions = "", "", [], []
-        self._parsed = None
         if parsed.assignees and assignee_id is None:
             named = ", ".join(f"@{name}" for name in parsed.assignees)
             yield rx.toast.info(
                 f"{named}: not a member of this board, so the card is unassigned", duration=6000
             )
-        async for step in self._create_card(draft):
+        async for step in self._create_card(draft, on_created=self._clear_quick):
             yield step
 
-    async def _assignee_id(self, usernames: list[str]) -> int | None:
+    def _clear_quick(self) -> None:
+        self.quick_text, self.understood_title, self.chips, self.suggestions = "", "", [], []
+        self._parsed, self._parsed_text = None, ""
+
+    async def _assignee_id(self, user_id: int, usernames: list[str]) -> int | None:
         """The first @name that is a member of the project (others stay unassigned rather than fail)."""
-        user_id = self.current_user_id()
-        if not usernames or user_id is None:
+        if not usernames:
             return None
         team = await call_service(members.list_members, user_id=user_id, project_id=self.board_id)
         by_name = {member.username.lower(): member.user_id for member in team}

@@ -42,7 +42,8 @@ def _labels_in_use(session: Session, project_id: int) -> list[str]:
     return list(seen)[:LABELS_IN_USE_MAX]
 
 
-def _project_context(session: Session, *, user_id: int, project_id: int) -> ProjectContext:
+def project_context(session: Session, *, user_id: int, project_id: int) -> ProjectContext:
+    """What the engine may know of a project (labels in use, members' usernames), for any member."""
     require_role(session, project_id=project_id, user_id=user_id, minimum=Role.viewer)
     members = session.scalars(
         select(User.username)
@@ -61,7 +62,7 @@ async def parse_task(
     context = None
     if request.project_id is not None:
         context = await asyncio.to_thread(
-            _project_context, session, user_id=user_id, project_id=request.project_id
+            project_context, session, user_id=user_id, project_id=request.project_id
         )
     result = await engine.parse(request.text, tz=request.tz, now=request.now, context=context)
     return result.model_copy(update={"elapsed_ms": _ms_since(started)})
