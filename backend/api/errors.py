@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend.schemas import ErrorPublic, ValidationErrorsPublic
 from backend.services.errors import (
@@ -21,6 +24,8 @@ from backend.services.errors import (
     NotFound,
     TooManyAttempts,
 )
+
+log = structlog.get_logger(__name__)
 
 STATUS_FOR = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -44,6 +49,21 @@ async def domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body, status_code=code, headers=headers)
+
+
+# What a client is told to wait before trying again while the database cannot answer.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+
+async def database_unavailable_handler(_: Request, exc: Exception) -> JSONResponse:
+    """The database down, restarting, out of connections or breaking a deadlock: nothing was stored, and
+    the same request may well succeed in a moment. That is a 503 to retry, not a 500."""
+    log.warning("database_unavailable", error=type(exc).__name__, detail=str(exc).splitlines()[0][:200])
+    return JSONResponse(
+        {"detail": "The database is not answering right now; nothing was changed. Try again in a moment"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
 
 
 # A 422 repeats at most this much of what was sent: a megabyte title is not echoed back whole.
@@ -75,6 +95,8 @@ async def validation_error_handler(_: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(OperationalError, database_unavailable_handler)
+    app.add_exception_handler(PoolTimeout, database_unavailable_handler)
 
 
 # OpenAPI declarations of the error answers, so that clients (and schemathesis) know every status a route
