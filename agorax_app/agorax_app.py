@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from agorax_app import fanout
+from agorax_app.errors import backend_exception_handler
 from agorax_app.pages.board import board_page
 from agorax_app.pages.login import login_page
 from agorax_app.pages.projects import projects_page
@@ -19,7 +20,7 @@ from backend.logging import configure_logging
 configure_logging()
 settings = get_settings()
 
-app = rx.App(api_transformer=api)
+app = rx.App(api_transformer=api, backend_exception_handler=backend_exception_handler)
 # Every page that is not a board leaves the board the session had open, so it gets no more of its pushes.
 app.add_page(
     login_page,
