@@ -108,6 +108,21 @@ class BoardModel:
         self.put_moved(moved)
         return moved
 
+    # Columns (local edits; a column event from the server reloads the board)
+
+    def move_column(self, column_id: int, position: int) -> None:
+        """Put a column at `position` (clamped), renumbering all densely from 0 as the server does."""
+        ordered = [column for column in self.ordered_columns() if column.id != column_id]
+        position = max(0, min(position, len(ordered)))
+        ordered.insert(position, self.columns[column_id])
+        for index, column in enumerate(ordered):
+            self.columns[column.id] = replace(column, position=index)
+
+    def remove_column(self, column_id: int) -> None:
+        self.columns.pop(column_id, None)
+        for index, column in enumerate(self.ordered_columns()):
+            self.columns[column.id] = replace(column, position=index)
+
     # Events
 
     def apply(self, envelope: dict[str, Any]) -> Outcome:

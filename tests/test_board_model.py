@@ -94,3 +94,15 @@ def test_losing_access_or_the_project_closes_the_board() -> None:
     assert model.apply(event(12, "member.removed", user_id=8, role="editor")) is Outcome.APPLIED
     assert model.apply(event(13, "member.removed", user_id=7, role="viewer")) is Outcome.CLOSED
     assert board().apply(event(11, "project.deleted", id=1, name="P")) is Outcome.CLOSED
+
+
+def test_columns_move_and_go_keeping_positions_dense() -> None:
+    model = board()
+    model.columns[3] = ColumnItem(id=3, name="C3", position=2)
+    model.move_column(3, 0)
+    assert [c.id for c in model.ordered_columns()] == [3, 1, 2]
+    assert [c.position for c in model.ordered_columns()] == [0, 1, 2]
+    model.move_column(3, 99)  # past the end is the end, as on the server
+    assert [c.id for c in model.ordered_columns()] == [1, 2, 3]
+    model.remove_column(1)
+    assert [(c.id, c.position) for c in model.ordered_columns()] == [(2, 0), (3, 1)]

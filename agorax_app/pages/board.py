@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from agorax_app.components import top_bar
+from agorax_app.pages.card import card_dialog, card_notice
 from agorax_app.pages.members import members_dialog
 from agorax_app.pages.quickadd import quick_add_box
 from agorax_app.state.board import BoardState, CardView, ColumnView
+from agorax_app.state.card import CardState
 
 
 def _move_menu(card: CardView, column: ColumnView) -> rx.Component:
@@ -47,12 +49,15 @@ def _card_title(card: CardView) -> rx.Component:
             width="100%",
             custom_attrs={"aria-label": "Card title"},
         ),
+        # A click opens the card's dialog (renaming: the pencil, or the dialog's Edit).
         rx.text(
             card.title,
             size="2",
             weight="medium",
-            on_double_click=BoardState.start_edit(card.id, card.title),
+            on_click=CardState.open_card(card.id),
             class_name="card-title",
+            cursor="pointer",
+            _hover={"color": "var(--accent-11)"},
             style={
                 "word_break": "break-word",
                 "display": "-webkit-box",
@@ -87,7 +92,17 @@ def _card(card: CardView, column: ColumnView) -> rx.Component:
             rx.hstack(
                 rx.foreach(card.labels, _label),
                 rx.cond(
-                    card.due != "", rx.badge(rx.icon("calendar", size=12), card.due, color_scheme="orange")
+                    card.due != "",
+                    rx.badge(
+                        rx.icon("calendar", size=12),
+                        card.due,
+                        # Past due and not in a done column: it stands out.
+                        color_scheme=rx.cond(card.overdue, "red", "orange"),
+                        variant=rx.cond(card.overdue, "solid", "soft"),
+                        title=rx.cond(card.overdue, "Overdue", "Due"),
+                        custom_attrs={"data-overdue": rx.cond(card.overdue, "true", "false")},
+                        class_name="card-due",
+                    ),
                 ),
                 rx.cond(
                     card.priority > 0,
@@ -178,15 +193,138 @@ def _add_card_form(column: ColumnView) -> rx.Component:
     )
 
 
-def _column(column: ColumnView) -> rx.Component:
+def _column_menu(column: ColumnView) -> rx.Component:
+    return rx.dropdown_menu.root(
+        rx.dropdown_menu.trigger(
+            rx.icon_button(
+                rx.icon("ellipsis", size=16),
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                custom_attrs={"aria-label": "Column actions"},
+            )
+        ),
+        rx.dropdown_menu.content(
+            rx.dropdown_menu.item("Rename", on_select=BoardState.start_column_rename(column.id, column.name)),
+            rx.dropdown_menu.item(
+                rx.cond(column.is_done, "Mark as not done", "Mark as done"),
+                on_select=BoardState.toggle_column_done(column.id),
+            ),
+            rx.dropdown_menu.separator(),
+            rx.dropdown_menu.item("Move left", on_select=BoardState.move_column(column.id, -1)),
+            rx.dropdown_menu.item("Move right", on_select=BoardState.move_column(column.id, 1)),
+            rx.dropdown_menu.separator(),
+            rx.dropdown_menu.item(
+                "Delete column…", color="red", on_select=BoardState.ask_delete_column(column.id)
+            ),
+            size="1",
+        ),
+    )
+
+
+def _column_heading(column: ColumnView) -> rx.Component:
+    return rx.cond(
+        BoardState.renaming_column_id == column.id,
+        rx.input(
+            value=BoardState.column_name_text,
+            on_change=BoardState.set_column_name_text,
+            on_blur=BoardState.save_column_rename,
+            on_key_down=lambda key: rx.cond(
+                key == "Enter",
+                BoardState.save_column_rename(),
+                rx.cond(key == "Escape", BoardState.cancel_column_rename(), rx.noop()),
+            ),
+            auto_focus=True,
+            size="2",
+            max_length=200,
+            flex="1",
+            custom_attrs={"aria-label": "Column name"},
+        ),
+        rx.heading(
+            column.name,
+            size="3",
+            class_name="column-name",
+            on_double_click=BoardState.start_column_rename(column.id, column.name),
+            word_break="break-word",
+        ),
+    )
+
+
+def _column_header(column: ColumnView) -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.heading(column.name, size="3"),
+            _column_heading(column),
             rx.badge(column.cards.length(), variant="surface", radius="full"),
-            rx.cond(column.is_done, rx.icon("circle-check", size=16, color="var(--green-9)")),
+            rx.cond(
+                column.is_done,
+                rx.icon("circle-check", size=16, color="var(--green-9)", class_name="column-done"),
+            ),
+            rx.spacer(),
+            rx.cond(BoardState.can_edit, _column_menu(column)),
             align="center",
             spacing="2",
+            width="100%",
         ),
+        rx.cond(
+            BoardState.confirming_column_delete_id == column.id,
+            # A second, explicit click, as for cards.
+            rx.hstack(
+                rx.text("Delete this column?", size="1"),
+                rx.spacer(),
+                rx.button(
+                    "Delete",
+                    on_click=BoardState.delete_column(column.id),
+                    color_scheme="red",
+                    size="1",
+                    custom_attrs={"aria-label": "Confirm column delete"},
+                ),
+                rx.button(
+                    "Keep",
+                    on_click=BoardState.cancel_delete_column,
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                ),
+                align="center",
+                spacing="1",
+                width="100%",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _add_column_form() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(
+                name="name",
+                placeholder="Add a column…",
+                size="2",
+                max_length=200,
+                flex="1",
+                custom_attrs={"aria-label": "New column name"},
+            ),
+            rx.icon_button(rx.icon("plus", size=16), type="submit", size="2", variant="soft"),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=BoardState.add_column,
+        reset_on_submit=True,
+        width="260px",
+        min_width="260px",
+        padding="12px",
+        background="var(--gray-2)",
+        border="1px dashed var(--gray-6)",
+        border_radius="10px",
+        flex_shrink="0",
+    )
+
+
+def _column(column: ColumnView) -> rx.Component:
+    return rx.vstack(
+        _column_header(column),
         # The cards scroll inside their column, so its heading and the add box stay in reach.
         rx.vstack(
             rx.foreach(column.cards, lambda card: _card(card, column)),
@@ -256,10 +394,12 @@ def board_page() -> rx.Component:
                     BoardState.board_id.to_string() == BoardState.project_id,
                     rx.el.span(id="board-ready", display="none"),
                 ),
+                card_notice(),
                 rx.cond(BoardState.can_edit, quick_add_box()),
                 # The board scrolls sideways under a header that stays; each column scrolls down.
                 rx.hstack(
                     rx.foreach(BoardState.columns, _column),
+                    rx.cond(BoardState.can_edit, _add_column_form()),
                     spacing="4",
                     align="start",
                     overflow_x="auto",
@@ -274,6 +414,7 @@ def board_page() -> rx.Component:
                 padding="20px",
             ),
         ),
+        card_dialog(),
         display="flex",
         flex_direction="column",
         height="100vh",

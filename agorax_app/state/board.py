@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,9 +22,11 @@ from reflex.event import EventSpec
 from agorax_app import fanout
 from agorax_app.backend_calls import call_service
 from agorax_app.board_model import BoardModel, ColumnItem, Outcome, TaskItem
+from agorax_app.card_model import due_label, is_overdue
 from agorax_app.ids import browser_id
 from agorax_app.state.auth import AuthState
-from backend.schemas import TaskCreate, TaskMove, TaskPublic, TaskUpdate
+from backend.schemas import ColumnCreate, ColumnUpdate, TaskCreate, TaskMove, TaskPublic, TaskUpdate
+from backend.services import columns as column_services
 from backend.services import events, tasks
 from backend.services.board import BoardSnapshot, board_snapshot
 from backend.services.errors import Conflict, DomainError, NotFound
@@ -53,6 +55,7 @@ class CardView:
     title: str
     labels: list[str]
     due: str
+    overdue: bool
     priority: int
 
 
@@ -62,18 +65,6 @@ class ColumnView:
     name: str
     is_done: bool
     cards: list[CardView]
-
-
-def _due_label(due_at: str | None, tz: str) -> str:
-    """The due moment in the user's zone; the time only when there is one."""
-    if not due_at:
-        return ""
-    moment = datetime.fromisoformat(due_at)
-    try:
-        local = moment.astimezone(ZoneInfo(tz))
-    except OverflowError:  # a stored date at the very edge of the calendar: shown as stored
-        local = moment
-    return local.strftime("%d %b %Y" if (local.hour, local.minute) == (0, 0) else "%d %b %Y %H:%M")
 
 
 def _model_from(snapshot: BoardSnapshot, *, user_id: int) -> BoardModel:
@@ -115,6 +106,9 @@ class BoardState(AuthState):
     editing_id: int = 0
     edit_text: str = ""
     confirming_delete_id: int = 0
+    renaming_column_id: int = 0
+    column_name_text: str = ""
+    confirming_column_delete_id: int = 0
 
     _model: BoardModel | None = None
     _next_temp_id: int = -1
@@ -133,6 +127,7 @@ class BoardState(AuthState):
             return
         self.board_name = model.project_name
         self.role = model.role
+        now = datetime.now(UTC)
         self.columns = [
             ColumnView(
                 id=column.id,
@@ -143,7 +138,8 @@ class BoardState(AuthState):
                         id=task.id,
                         title=task.title,
                         labels=list(task.labels),
-                        due=_due_label(task.due_at, self.tz),
+                        due=due_label(task.due_at, self.tz),
+                        overdue=is_overdue(task.due_at, now=now, done=column.is_done),
                         priority=task.priority or 0,
                     )
                     for task in model.visible_tasks(column.id)
@@ -175,6 +171,7 @@ class BoardState(AuthState):
         self.closed_reason = ""
         self.notice = ""
         self.editing_id = 0
+        await self._forward_to_card([], Outcome.CLOSED)  # a card left open on the board before is closed
         board_id = browser_id(self.project_id)  # the [project_id] route argument
         if board_id is None:
             self.board_id = 0
@@ -217,20 +214,35 @@ class BoardState(AuthState):
         if model is None:
             return
         outcome = Outcome.APPLIED
+        applied: list[dict[str, Any]] = []
         for envelope in envelopes:
             step = model.apply(envelope)
             if step is Outcome.GAP:
-                step = await self._fetch_missed(model, through=envelope["seq"])
+                step = await self._fetch_missed(model, through=envelope["seq"], applied=applied)
+            elif step is not Outcome.DUPLICATE:
+                applied.append(envelope)
             outcome = _graver(outcome, step)
             if outcome is Outcome.CLOSED:
                 break
         await self._settle(model, outcome)
+        await self._forward_to_card(applied, outcome)
 
     async def catch_up(self) -> None:
         """Apply whatever was committed since the last applied event (after the feed was away)."""
         model = self._model
         if model is not None:
-            await self._settle(model, await self._fetch_missed(model, through=None))
+            applied: list[dict[str, Any]] = []
+            outcome = await self._fetch_missed(model, through=None, applied=applied)
+            await self._settle(model, outcome)
+            await self._forward_to_card(applied, outcome)
+
+    async def _forward_to_card(self, applied: list[dict[str, Any]], outcome: Outcome) -> None:
+        """The open card's dialog (if any) follows the same events as the board."""
+        from agorax_app.state.card import CardState  # the card dialog is a substate of this one
+
+        card = await self.get_state(CardState)
+        if card.card_id or card.card_notice:
+            await card.follow_events(applied, outcome)
 
     def close_for(self, reason: str) -> None:
         """Close the board from outside (the fan-out found the user is no longer a member)."""
@@ -250,7 +262,9 @@ class BoardState(AuthState):
         else:
             self._render()
 
-    async def _fetch_missed(self, model: BoardModel, *, through: int | None) -> Outcome:
+    async def _fetch_missed(
+        self, model: BoardModel, *, through: int | None, applied: list[dict[str, Any]] | None = None
+    ) -> Outcome:
         """Apply the events after the last applied one from the server's history, in order, up to
         `through` (or all of them). RELOAD when the history no longer has them."""
         outcome = Outcome.APPLIED
@@ -267,7 +281,10 @@ class BoardState(AuthState):
             if not page.complete:
                 return Outcome.RELOAD
             for missed in page.events:
-                outcome = _graver(outcome, model.apply(missed.model_dump()))
+                envelope = missed.model_dump(mode="json")
+                outcome = _graver(outcome, model.apply(envelope))
+                if applied is not None:
+                    applied.append(envelope)
                 if outcome is Outcome.CLOSED:
                     return outcome
             caught_up = model.last_seq >= (through if through is not None else page.last_seq)
@@ -450,3 +467,140 @@ class BoardState(AuthState):
             )
         except Exception as exc:
             yield self._roll_back(before, "Card not deleted", exc)
+
+    # Columns: optimistic like the cards; the column.* event that follows reloads every open board
+
+    async def _column_write(
+        self, before: BoardModel, what: str, service: Callable[..., Any], **kwargs: Any
+    ) -> EventSpec | list[EventSpec] | None:
+        """Store a column change already shown; None when stored, else the rollback's message."""
+        user_id = self.current_user_id()
+        if user_id is None:
+            self._model = before
+            self._render()
+            return self.session_expired()
+        try:
+            await call_service(service, user_id=user_id, **kwargs)
+        except Exception as exc:
+            return self._roll_back(before, what, exc)
+        return None
+
+    @rx.event
+    async def add_column(self, form: dict[str, Any]):
+        model = self._model
+        name = str(form.get("name", "")).strip()
+        if model is None or not name or not self.can_edit:
+            return
+        before = copy.deepcopy(model)
+        temp_id, self._next_temp_id = self._next_temp_id, self._next_temp_id - 1
+        model.columns[temp_id] = ColumnItem(id=temp_id, name=name, position=len(model.columns))
+        self._render()
+        yield
+        try:
+            data = ColumnCreate(name=name)
+        except ValidationError as exc:
+            yield self._roll_back(before, "Column not added", exc)
+            return
+        yield await self._column_write(
+            before, "Column not added", column_services.create_column, project_id=model.project_id, data=data
+        )
+
+    @rx.event
+    def start_column_rename(self, column_id: int, name: str):
+        if self.can_edit and self._model is not None and browser_id(column_id) in self._model.columns:
+            self.renaming_column_id = column_id
+            self.column_name_text = name
+
+    @rx.event
+    def set_column_name_text(self, value: str):
+        self.column_name_text = value
+
+    @rx.event
+    def cancel_column_rename(self):
+        self.renaming_column_id = 0
+
+    @rx.event
+    async def save_column_rename(self):
+        model = self._model
+        column_id, self.renaming_column_id = self.renaming_column_id, 0
+        column = model.columns.get(column_id) if model else None
+        name = self.column_name_text.strip()
+        if model is None or column is None or not name or name == column.name:
+            return
+        before = copy.deepcopy(model)
+        model.columns[column_id] = replace(column, name=name)
+        self._render()
+        yield
+        try:
+            data = ColumnUpdate(name=name)
+        except ValidationError as exc:
+            yield self._roll_back(before, "Column not renamed", exc)
+            return
+        yield await self._column_write(
+            before, "Column not renamed", column_services.update_column, column_id=column_id, data=data
+        )
+
+    @rx.event
+    async def toggle_column_done(self, column_id: int):
+        model = self._model
+        column = model.columns.get(browser_id(column_id) or 0) if model else None
+        if model is None or column is None or not self.can_edit:
+            return
+        before = copy.deepcopy(model)
+        model.columns[column.id] = replace(column, is_done=not column.is_done)
+        self._render()
+        yield
+        yield await self._column_write(
+            before,
+            "Column not changed",
+            column_services.update_column,
+            column_id=column.id,
+            data=ColumnUpdate(is_done=not column.is_done),
+        )
+
+    @rx.event
+    async def move_column(self, column_id: int, step: int):
+        model = self._model
+        column = model.columns.get(browser_id(column_id) or 0) if model else None
+        if model is None or column is None or step not in (-1, 1) or not self.can_edit:
+            return
+        ordered = [c.id for c in model.ordered_columns()]
+        target = ordered.index(column.id) + step
+        if not 0 <= target < len(ordered):
+            return
+        before = copy.deepcopy(model)
+        model.move_column(column.id, target)
+        self._render()
+        yield
+        yield await self._column_write(
+            before,
+            "Column not moved",
+            column_services.update_column,
+            column_id=column.id,
+            data=ColumnUpdate(position=target),
+        )
+
+    @rx.event
+    def ask_delete_column(self, column_id: int):
+        self.confirming_column_delete_id = column_id
+
+    @rx.event
+    def cancel_delete_column(self):
+        self.confirming_column_delete_id = 0
+
+    @rx.event
+    async def delete_column(self, column_id: int):
+        self.confirming_column_delete_id = 0
+        model = self._model
+        column = model.columns.get(browser_id(column_id) or 0) if model else None
+        if model is None or column is None or not self.can_edit:
+            return
+        before = copy.deepcopy(model)
+        # An empty column goes at once; one with cards stays until the server answers (it refuses it).
+        if not model.column_size(column.id):
+            model.remove_column(column.id)
+            self._render()
+            yield
+        yield await self._column_write(
+            before, "Column not deleted", column_services.delete_column, column_id=column.id
+        )
