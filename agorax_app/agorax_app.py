@@ -21,12 +21,13 @@ configure_logging()
 settings = get_settings()
 
 app = rx.App(api_transformer=api, backend_exception_handler=backend_exception_handler)
-# Every page that is not a board leaves the board the session had open, so it gets no more of its pushes.
+# Every page that is not a board leaves the board the session had open, so it gets no more of its pushes;
+# likewise every page but the projects page stops its live project list.
 app.add_page(
     login_page,
     route="/login",
     title="Agorax · Sign in",
-    on_load=[BoardState.leave_board, AuthState.redirect_if_signed_in],
+    on_load=[BoardState.leave_board, ProjectsState.leave_projects, AuthState.redirect_if_signed_in],
 )
 app.add_page(
     projects_page,
@@ -38,10 +39,12 @@ app.add_page(
     board_page,
     route="/board/[project_id]",
     title="Agorax · Board",
-    on_load=[AuthState.require_sign_in, BoardState.load_board],
+    on_load=[ProjectsState.leave_projects, AuthState.require_sign_in, BoardState.load_board],
 )
 
 # Mounted inside Reflex, the FastAPI lifespan does not run: the web process's tasks are registered here.
 if settings.run_outbox_relay:
     app.register_lifespan_task(build_relay(settings).run)
-app.register_lifespan_task(fanout.relay_events_to_sessions, board_state=BoardState)
+app.register_lifespan_task(
+    fanout.relay_events_to_sessions, board_state=BoardState, projects_state=ProjectsState
+)

@@ -20,4 +20,5 @@ def top_bar(*children: rx.Component) -> rx.Component:
         border_bottom="1px solid var(--gray-5)",
         wrap="wrap",
         flex_shrink="0",
+        id="top-bar",
     )

@@ -1,7 +1,10 @@
 """Fan-out inside one web process: events from the feed are pushed into the Reflex state of each session
 on THIS process that is viewing the event's project (every web process subscribes; each pushes only to
 the sockets it holds). Access is checked at delivery: a viewer who is no longer a member gets nothing
-more of the project, and their board closes."""
+more of the project, and their board closes.
+
+Sessions on the projects page are registered by user id: a membership event reloads the list of the user
+it names, a project's rename or deletion the lists that show that project (one reload per user)."""
 
 from __future__ import annotations
 
@@ -17,13 +20,17 @@ from backend.config import get_settings
 from backend.events.bus import Envelope
 from backend.events.redis_feed import RedisFeed
 from backend.services.members import member_roles
+from backend.services.projects import list_project_overviews
 
 if TYPE_CHECKING:
     from agorax_app.state.board import BoardState
+    from agorax_app.state.projects import ProjectsState
 
 log = structlog.get_logger(__name__)
 
 MEMBERSHIP_EVENTS = frozenset({"member.added", "member.role_changed", "member.removed", "project.deleted"})
+MEMBER_EVENTS = frozenset({"member.added", "member.role_changed", "member.removed"})
+PROJECT_EVENTS = frozenset({"project.updated", "project.deleted"})
 NO_ACCESS = "You are no longer a member of this project"
 
 
@@ -41,6 +48,12 @@ _watching: dict[str, int] = {}
 _members: dict[int, dict[int, str]] = {}
 
 
+# Sessions on the projects page: token → user id, and token → the ids of the projects its list shows
+# (None while the list loads: such a session is reloaded by any project event, so none is missed).
+_list_users: dict[str, int] = {}
+_list_shown: dict[str, frozenset[int] | None] = {}
+
+
 def watch(token: str, project_id: int, user_id: int) -> None:
     unwatch(token)
     _viewers[project_id][token] = Viewer(token=token, user_id=user_id)
@@ -54,6 +67,39 @@ def unwatch(token: str) -> None:
         if not _viewers[project_id]:
             del _viewers[project_id]
             _members.pop(project_id, None)
+
+
+def watch_list(token: str, user_id: int) -> None:
+    """The session shows its user's project list (registered before the list is read)."""
+    _list_users[token] = user_id
+    _list_shown[token] = None
+
+
+def list_shows(token: str, project_ids: set[int]) -> None:
+    if token in _list_users:
+        _list_shown[token] = frozenset(project_ids)
+
+
+def unwatch_list(token: str) -> None:
+    _list_users.pop(token, None)
+    _list_shown.pop(token, None)
+
+
+def list_targets(envelope: Envelope) -> dict[int, list[str]]:
+    """user id → the projects-page sessions an event changes: the member an event names, or every list
+    that shows (or is still loading and may show) the renamed or deleted project."""
+    kind, project_id, data = envelope.get("type"), envelope.get("project_id"), envelope.get("data")
+    if kind in MEMBER_EVENTS:
+        user_id = data.get("user_id") if isinstance(data, dict) else None
+        tokens = [token for token, user in _list_users.items() if user == user_id]
+    elif kind in PROJECT_EVENTS:
+        tokens = [token for token, shown in _list_shown.items() if shown is None or project_id in shown]
+    else:
+        return {}
+    targets: dict[int, list[str]] = defaultdict(list)
+    for token in tokens:
+        targets[_list_users[token]].append(token)
+    return dict(targets)
 
 
 def _local_tokens(app: rx.App) -> set[str]:
@@ -128,17 +174,69 @@ async def catch_up_viewers(app: rx.App, board_state: type[BoardState]) -> None:
                 log.exception("fanout_catch_up_failed")
 
 
-async def relay_events_to_sessions(app: rx.App, board_state: type[BoardState]) -> None:
+async def reload_lists(
+    app: rx.App, targets: dict[int, list[str]], projects_state: type[ProjectsState]
+) -> None:
+    """Read each user's projects once and show them in that user's sessions on this process."""
+    local = _local_tokens(app)
+    for user_id, tokens in targets.items():
+        present = [token for token in tokens if token in local]
+        for gone in set(tokens) - set(present):  # the tab closed, or its socket moved to another process
+            unwatch_list(gone)
+        if not present:
+            continue
+        try:
+            found = await call_service(list_project_overviews, user_id=user_id)
+        except Exception:
+            log.exception("fanout_list_reload_failed", user_id=user_id)
+            continue
+        for token in present:
+            try:
+                async with app.modify_state(rx.BaseStateToken(ident=token, cls=projects_state)) as root:
+                    if _list_users.get(token) != user_id:  # left the page (or signed out) meanwhile
+                        continue
+                    listing = await root.get_state(projects_state)
+                    listing.show_projects(found)
+                    list_shows(token, {project.id for project in found})
+            except Exception:  # one session's failure must not keep the change from the others
+                log.exception("fanout_list_push_failed", user_id=user_id)
+
+
+async def push_to_lists(app: rx.App, envelope: Envelope, projects_state: type[ProjectsState]) -> None:
+    targets = list_targets(envelope)
+    if targets:
+        await reload_lists(app, targets, projects_state)
+
+
+async def catch_up_lists(app: rx.App, projects_state: type[ProjectsState]) -> None:
+    """Every project list on this process is read again (after the feed was away)."""
+    targets: dict[int, list[str]] = defaultdict(list)
+    for token, user_id in list(_list_users.items()):
+        targets[user_id].append(token)
+    await reload_lists(app, dict(targets), projects_state)
+
+
+async def relay_events_to_sessions(
+    app: rx.App, board_state: type[BoardState], projects_state: type[ProjectsState] | None = None
+) -> None:
     """Lifespan task: the Redis feed → the sessions on this process."""
     settings = get_settings()
     feed = RedisFeed(settings.redis_url, namespace=settings.rabbitmq_namespace)
 
     async def on_resubscribed() -> None:
-        log.info("fanout_resubscribed", viewers=len(_watching))
+        log.info("fanout_resubscribed", viewers=len(_watching), lists=len(_list_users))
         await catch_up_viewers(app, board_state)
+        if projects_state is not None:
+            await catch_up_lists(app, projects_state)
 
     async for envelope in feed.listen(on_resubscribed=on_resubscribed):
         try:
             await push_to_viewers(app, envelope, board_state)
         except Exception:  # one bad session must not stop the feed for everyone else
             log.exception("fanout_push_failed", project_id=envelope.get("project_id"))
+        if projects_state is None:
+            continue
+        try:
+            await push_to_lists(app, envelope, projects_state)
+        except Exception:
+            log.exception("fanout_list_failed", project_id=envelope.get("project_id"))

@@ -140,6 +140,16 @@ class ProjectPublic(PublicSchema):
     updated_at: datetime
 
 
+class ProjectOverview(PublicSchema):
+    """One tile of the projects page: the project, the reader's role and how much is still open."""
+
+    id: int
+    name: str
+    description: str
+    role: Role
+    open_tasks: int = Field(description="Tasks neither archived nor in a done column.")
+
+
 class MemberCreate(Schema):
     username: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(_no_nul)

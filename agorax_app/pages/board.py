@@ -368,8 +368,14 @@ def _closed_notice() -> rx.Component:
 def board_page() -> rx.Component:
     return rx.box(
         top_bar(
-            rx.text("/", color_scheme="gray"),
-            rx.heading(BoardState.board_name, size="4", id="board-name"),
+            # A board the user may not open has no name to show: then no "/" either.
+            rx.cond(
+                BoardState.board_name != "",
+                rx.fragment(
+                    rx.text("/", color_scheme="gray"),
+                    rx.heading(BoardState.board_name, size="4", id="board-name"),
+                ),
+            ),
             rx.cond(
                 (BoardState.role != "") & (BoardState.closed_reason == ""),
                 rx.badge(BoardState.role, variant="soft", id="board-role"),

@@ -7,10 +7,13 @@ import reflex as rx
 from agorax_app.state.auth import AuthState
 
 
-def _field(label: str, name: str, kind: str = "text", **props: object) -> rx.Component:
+def _field(label: str, name: str, kind: str = "text", *, form: str, **props: object) -> rx.Component:
+    # A real <label for=...>: screen readers announce it and a click on it focuses the box. Both forms
+    # are in the page at once (tabs), so ids carry the form's name; the sign-in ones keep the short ids.
+    field_id = f"{name}-input" if form == "sign-in" else f"{form}-{name}-input"
     return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        rx.input(name=name, type=kind, id=f"{name}-input", width="100%", **props),
+        rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=field_id),
+        rx.input(name=name, type=kind, id=field_id, width="100%", **props),
         spacing="1",
         width="100%",
     )
@@ -19,8 +22,15 @@ def _field(label: str, name: str, kind: str = "text", **props: object) -> rx.Com
 def _sign_in_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field("Username", "username", auto_complete="username", required=True),
-            _field("Password", "password", "password", auto_complete="current-password", required=True),
+            _field("Username", "username", form="sign-in", auto_complete="username", required=True),
+            _field(
+                "Password",
+                "password",
+                "password",
+                form="sign-in",
+                auto_complete="current-password",
+                required=True,
+            ),
             rx.button(
                 "Sign in",
                 type="submit",
@@ -39,10 +49,16 @@ def _sign_in_form() -> rx.Component:
 def _sign_up_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field("Username", "username", auto_complete="username", required=True),
-            _field("Email", "email", "email", auto_complete="email", required=True),
-            _field("Display name (optional)", "display_name"),
-            _field("Password (8 or more characters)", "password", "password", auto_complete="new-password"),
+            _field("Username", "username", form="sign-up", auto_complete="username", required=True),
+            _field("Email", "email", "email", form="sign-up", auto_complete="email", required=True),
+            _field("Display name (optional)", "display_name", form="sign-up"),
+            _field(
+                "Password (8 or more characters)",
+                "password",
+                "password",
+                form="sign-up",
+                auto_complete="new-password",
+            ),
             rx.button(
                 "Create account",
                 type="submit",

@@ -5,7 +5,23 @@ from __future__ import annotations
 import reflex as rx
 
 from agorax_app.components import top_bar
+from agorax_app.state.auth import AuthState
 from agorax_app.state.projects import ProjectCard, ProjectsState
+
+
+def _open_tasks(project: ProjectCard) -> rx.Component:
+    return rx.text(
+        rx.match(
+            project.open_tasks,
+            (0, "No open cards"),
+            (1, "1 open card"),
+            f"{project.open_tasks} open cards",
+        ),
+        size="2",
+        color_scheme="gray",
+        high_contrast=True,
+        class_name="project-open-tasks",
+    )
 
 
 def _project_card(project: ProjectCard) -> rx.Component:
@@ -13,20 +29,44 @@ def _project_card(project: ProjectCard) -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    rx.heading(project.name, size="4"),
+                    rx.heading(project.name, size="4", trim="both", class_name="project-name"),
                     rx.spacer(),
-                    rx.badge(project.role, variant="soft"),
+                    rx.badge(project.role, variant="soft", class_name="project-role"),
                     width="100%",
+                    align="start",
                 ),
-                rx.text(project.description, size="2", color_scheme="gray", trim="both", max_height="3.6em"),
+                _open_tasks(project),
+                rx.cond(
+                    project.description != "",
+                    rx.text(
+                        project.description, size="2", color_scheme="gray", trim="both", max_height="2.8em"
+                    ),
+                ),
                 spacing="2",
+                overflow="hidden",
+                height="100%",
             ),
             width="280px",
-            height="110px",
+            min_height="96px",
+            max_height="130px",
         ),
         href=f"/board/{project.id}",
         underline="none",
-        custom_attrs={"data-project": project.name},
+        custom_attrs={"data-project": project.name, "data-project-id": project.id},
+    )
+
+
+def _no_projects() -> rx.Component:
+    return rx.vstack(
+        rx.text("No projects yet: create one above, or ask a project's owner to add you."),
+        rx.text(
+            "To bring in a Trello board, export it as JSON and have whoever runs this server import it: ",
+            rx.code(f"agorax import-trello board.json --owner {AuthState.username}"),
+            size="2",
+            color_scheme="gray",
+        ),
+        spacing="2",
+        id="no-projects",
     )
 
 
@@ -38,7 +78,11 @@ def projects_page() -> rx.Component:
             rx.form(
                 rx.hstack(
                     rx.input(
-                        name="name", placeholder="New project name", id="new-project-name", width="280px"
+                        name="name",
+                        placeholder="New project name",
+                        id="new-project-name",
+                        width="280px",
+                        aria_label="New project name",
                     ),
                     rx.button("Create project", type="submit", id="create-project"),
                 ),
@@ -50,8 +94,13 @@ def projects_page() -> rx.Component:
             ),
             rx.cond(
                 ProjectsState.projects.length() > 0,
-                rx.flex(rx.foreach(ProjectsState.projects, _project_card), wrap="wrap", spacing="4"),
-                rx.text("No projects yet: create one above, or import a Trello board (see the README)."),
+                rx.flex(
+                    rx.foreach(ProjectsState.projects, _project_card),
+                    wrap="wrap",
+                    spacing="4",
+                    id="project-list",
+                ),
+                _no_projects(),
             ),
             spacing="5",
             padding="24px",

@@ -10,7 +10,7 @@ from reflex.event import EventSpec
 from agorax_app.backend_calls import call_service
 from backend.config import get_settings
 from backend.schemas import UserCreate
-from backend.security import active_session
+from backend.security import PASSWORD_MAX_BYTES, active_session
 from backend.services import users
 from backend.services.errors import DomainError
 
@@ -22,6 +22,7 @@ _SIGN_UP_RULES = {
     "username": "Usernames have 3 to 40 characters: letters, digits, dots, dashes or underscores",
     "email": "That does not look like an email address",
 }
+_FIELD_NAMES = {"password": "Password", "display_name": "Display name"}
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -29,7 +30,19 @@ def _first_error(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"])
     if where in _SIGN_UP_RULES:
         return _SIGN_UP_RULES[where]
-    return f"{where.replace('_', ' ').capitalize()}: {error['msg']}" if where else error["msg"]
+    field = _FIELD_NAMES.get(where, where.replace("_", " ").capitalize() or "That")
+    limits = error.get("ctx") or {}
+    if error["type"] == "string_too_short":
+        return f"{field} must be at least {limits.get('min_length')} characters"
+    if error["type"] == "string_too_long":
+        return f"{field} must be at most {limits.get('max_length')} characters"
+    if error["type"] == "value_error":  # our own validators: "must be ..." / "must not ..."
+        if where == "password" and "bytes" in error["msg"]:
+            return (
+                f"{field} is too long: at most {PASSWORD_MAX_BYTES} characters, fewer with accents or emoji"
+            )
+        return f"{field} {str(limits.get('error', error['msg'])).removeprefix('Value error, ')}"
+    return f"{field} is not valid"
 
 
 class AuthState(rx.State):

@@ -171,6 +171,7 @@ class BoardState(AuthState):
         self.closed_reason = ""
         self.notice = ""
         self.editing_id = 0
+        self.board_name, self.role = "", ""  # nothing of the board opened before shows on this one
         await self._forward_to_card([], Outcome.CLOSED)  # a card left open on the board before is closed
         board_id = browser_id(self.project_id)  # the [project_id] route argument
         if board_id is None:

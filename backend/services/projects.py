@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Column, Project, ProjectMember, Role
+from backend.db.models import Column, Project, ProjectMember, Role, Task
 from backend.events.outbox import record_event
-from backend.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
+from backend.schemas import ProjectCreate, ProjectOverview, ProjectPublic, ProjectUpdate
 from backend.services.access import lock_for_role, require_role
 from backend.services.errors import InvalidInput
 
@@ -34,6 +34,31 @@ def list_projects(session: Session, *, user_id: int) -> list[ProjectPublic]:
         .order_by(Project.name, Project.id)
     ).all()
     return [project_public(project, role=role) for project, role in rows]
+
+
+def list_project_overviews(session: Session, *, user_id: int) -> list[ProjectOverview]:
+    """The user's projects with their role and open task count, in one query (for the projects page)."""
+    open_tasks = (
+        select(Task.project_id, func.count().label("open_tasks"))
+        .join(Column, Column.id == Task.column_id)
+        .join(ProjectMember, ProjectMember.project_id == Task.project_id)
+        .where(ProjectMember.user_id == user_id, Task.archived.is_(False), Column.is_done.is_(False))
+        .group_by(Task.project_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Project, ProjectMember.role, func.coalesce(open_tasks.c.open_tasks, 0))
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .outerjoin(open_tasks, open_tasks.c.project_id == Project.id)
+        .where(ProjectMember.user_id == user_id)
+        .order_by(Project.name, Project.id)
+    ).all()
+    return [
+        ProjectOverview(
+            id=project.id, name=project.name, description=project.description, role=role, open_tasks=count
+        )
+        for project, role, count in rows
+    ]
 
 
 def get_project(session: Session, *, user_id: int, project_id: int) -> ProjectPublic:
