@@ -12,9 +12,9 @@ import pytest
 
 from agorax_app.board_model import Outcome
 from agorax_app.card_model import Draft, draft_changes, due_from_inputs, due_inputs, is_overdue, parse_labels
-from agorax_app.state.card import CARD_CONFLICT, CARD_GONE, CardState
-from backend.schemas import CommentCreate, MemberCreate, ProjectCreate, TaskCreate, TaskUpdate
-from backend.services import columns, comments, members, projects, tasks, users
+from agorax_app.state.card import CARD_CONFLICT, CARD_GONE, READ_ONLY, CardState
+from backend.schemas import CommentCreate, MemberCreate, MemberUpdate, ProjectCreate, TaskCreate, TaskUpdate
+from backend.services import columns, comments, events, members, projects, tasks, users
 from tests.test_ui_state import (  # noqa: F401  (fixtures)
     Project,
     make_user,
@@ -184,6 +184,41 @@ async def test_a_viewer_cannot_edit_or_comment(project: Project) -> None:
     assert not card.card_editing
     await steps(card.save_card({"description": "sneaky"}))
     await steps(card.add_comment({"body": "sneaky"}))
+    assert service(tasks.get_task, user_id=project.owner_id, task_id=project.task_id).description == ""
+    assert service(comments.list_comments, user_id=project.owner_id, task_id=project.task_id) == []
+
+
+async def test_a_form_left_open_by_an_editor_made_viewer_says_why_it_is_not_saved(project: Project) -> None:
+    editor_id, editor_token = make_user()
+    name = service(users.get_user, user_id=editor_id).username
+    service(
+        members.add_member,
+        user_id=project.owner_id,
+        project_id=project.id,
+        data=MemberCreate(username=name, role="editor"),
+    )
+    card = await open_card(project, access_token=editor_token)
+    card.start_card_edit()
+    assert card.card_editing
+    seq = card._model.last_seq  # type: ignore[union-attr]
+    service(
+        members.change_role,
+        user_id=project.owner_id,
+        project_id=project.id,
+        member_user_id=editor_id,
+        data=MemberUpdate(role="viewer"),
+    )
+    missed = service(events.events_after, project_id=project.id, after=seq)
+    await card.apply_events([envelope.model_dump(mode="json") for envelope in missed.events])
+    assert card.role == "viewer"
+    assert not card.card_editing
+    assert card.card_error == f"Editing stopped: {READ_ONLY}"
+
+    # A save sent before the form went (the browser had it open) is refused with the same reason.
+    await steps(card.save_card({"description": "typed before the demotion"}))
+    assert card.card_error == f"Not saved: {READ_ONLY}"
+    await steps(card.add_comment({"body": "also too late"}))
+    assert card.card_error == f"Comment not added: {READ_ONLY}"
     assert service(tasks.get_task, user_id=project.owner_id, task_id=project.task_id).description == ""
     assert service(comments.list_comments, user_id=project.owner_id, task_id=project.task_id) == []
 

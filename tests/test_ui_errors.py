@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import psycopg
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from agorax_app.errors import DATABASE_DOWN, UNEXPECTED, backend_exception_handler
+from agorax_app.errors import DATABASE_DOWN, UNEXPECTED, backend_exception_handler, invalid_input
+from backend.schemas import TaskCreate
 from tests.processes import free_port
 
 
@@ -34,3 +38,21 @@ def test_other_failures_get_the_general_message_without_internals() -> None:
     shown = _toast_text(KeyError("secret internal detail"))
     assert UNEXPECTED in shown
     assert "secret internal detail" not in shown
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"title": "x" * 501}, "Title must be at most 500 characters"),
+        ({"title": "   "}, "Title must not be empty"),
+        (
+            {"title": "Ok", "due_at": "3000-01-01T00:00:00Z"},
+            "Due date must be a time between the years 1900 and 2999",
+        ),
+        ({"title": "Ok", "labels": ["fine", "y" * 51]}, "Each label must be at most 50 characters"),
+    ],
+)
+def test_invalid_input_is_said_in_plain_words(fields: dict[str, Any], said: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TaskCreate.model_validate(fields)
+    assert invalid_input(refused.value) == said

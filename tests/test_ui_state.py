@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from agorax_app import fanout
 from agorax_app.agorax_app import app
+from agorax_app.errors import DATABASE_DOWN
 from agorax_app.ids import browser_id
 from agorax_app.state import board as board_module
 from agorax_app.state import members as members_module
@@ -142,7 +143,7 @@ async def test_a_move_that_fails_unexpectedly_is_rolled_back_with_a_message(
     monkeypatch.setattr(tasks, "move_task", database_away)
     events = await steps(board.move_card(project.task_id, str(project.column_ids[1])))
     assert titles(board) == shown
-    assert toasts(events) == ["Card not moved: The server could not save that change: try again"]
+    assert toasts(events) == [f"Card not moved: {DATABASE_DOWN}"]
 
 
 async def test_failed_rename_add_and_delete_are_rolled_back(

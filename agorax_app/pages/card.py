@@ -238,7 +238,13 @@ def _comment(comment: CommentView) -> rx.Component:
             align="baseline",
             spacing="2",
         ),
-        rx.text(comment.body, size="2", white_space="pre-wrap", word_break="break-word"),
+        # Markdown, as in the description (and as Trello's comments, which the import keeps).
+        rx.box(
+            rx.markdown(comment.body, use_raw=False, use_math=False, use_katex=False),
+            class_name="comment-body",
+            font_size="var(--font-size-2)",
+            word_break="break-word",
+        ),
         width="100%",
         padding="8px 12px",
         border_radius="8px",

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from reflex.event import EventSpec
 
 from agorax_app.backend_calls import call_service
+from agorax_app.errors import invalid_input
 from backend.config import get_settings
 from backend.schemas import UserCreate
 from backend.security import PASSWORD_MAX_BYTES, active_session
@@ -22,27 +23,13 @@ _SIGN_UP_RULES = {
     "username": "Usernames have 3 to 40 characters: letters, digits, dots, dashes or underscores",
     "email": "That does not look like an email address",
 }
-_FIELD_NAMES = {"password": "Password", "display_name": "Display name"}
 
 
-def _first_error(exc: ValidationError) -> str:
+def _sign_up_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    if where in _SIGN_UP_RULES:
-        return _SIGN_UP_RULES[where]
-    field = _FIELD_NAMES.get(where, where.replace("_", " ").capitalize() or "That")
-    limits = error.get("ctx") or {}
-    if error["type"] == "string_too_short":
-        return f"{field} must be at least {limits.get('min_length')} characters"
-    if error["type"] == "string_too_long":
-        return f"{field} must be at most {limits.get('max_length')} characters"
-    if error["type"] == "value_error":  # our own validators: "must be ..." / "must not ..."
-        if where == "password" and "bytes" in error["msg"]:
-            return (
-                f"{field} is too long: at most {PASSWORD_MAX_BYTES} characters, fewer with accents or emoji"
-            )
-        return f"{field} {str(limits.get('error', error['msg'])).removeprefix('Value error, ')}"
-    return f"{field} is not valid"
+    if tuple(error["loc"]) == ("password",) and "bytes" in error["msg"]:
+        return f"Password is too long: at most {PASSWORD_MAX_BYTES} characters, fewer with accents or emoji"
+    return invalid_input(exc, rules=_SIGN_UP_RULES)
 
 
 class AuthState(rx.State):
@@ -124,7 +111,7 @@ class AuthState(rx.State):
                 display_name=form.get("display_name") or None,
             )
         except ValidationError as exc:
-            self.auth_error = _first_error(exc)
+            self.auth_error = _sign_up_problem(exc)
             return
         self.busy = True
         yield

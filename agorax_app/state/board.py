@@ -23,6 +23,7 @@ from agorax_app import fanout
 from agorax_app.backend_calls import call_service
 from agorax_app.board_model import BoardModel, ColumnItem, Outcome, TaskItem
 from agorax_app.card_model import due_label, is_overdue
+from agorax_app.errors import failure_message, invalid_input
 from agorax_app.ids import browser_id
 from agorax_app.state.auth import AuthState
 from backend.schemas import ColumnCreate, ColumnUpdate, TaskCreate, TaskMove, TaskPublic, TaskUpdate
@@ -83,15 +84,12 @@ def _model_from(snapshot: BoardSnapshot, *, user_id: int) -> BoardModel:
 
 
 def refusal(exc: Exception) -> str:
-    """Why a change did not happen, in words for the user. A failure that is not a refusal (the database
-    away, a pool timeout, a bug) is logged here, since the user only learns that it failed."""
+    """Why something the user asked for did not happen, in words for them."""
     if isinstance(exc, DomainError):
         return exc.detail
     if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-    log.error("board_write_failed", exc_info=exc)
-    return "The server could not save that change: try again"
+        return invalid_input(exc)
+    return failure_message(exc)
 
 
 class BoardState(AuthState):

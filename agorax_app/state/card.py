@@ -118,6 +118,9 @@ def _user_name(session: Session, *, user_id: int) -> str | None:
     return None if user is None else user.display_name
 
 
+READ_ONLY = "you are a viewer on this board now, so it is read-only for you"
+
+
 class CardState(BoardState):
     card_id: int = 0
     card_open: bool = False
@@ -275,7 +278,11 @@ class CardState(BoardState):
             yield self.session_expired()
             return
         model, task, base = self._model, self._task, self._edit_base or self._task
-        if model is None or task is None or base is None or not self.can_edit:
+        if model is None or task is None or base is None:
+            return
+        if not self.can_edit:  # made a viewer while the form was open
+            self.card_editing, self._edit_base = False, None
+            self.card_error = f"Not saved: {READ_ONLY}"
             return
         draft = Draft(
             **{
@@ -351,7 +358,10 @@ class CardState(BoardState):
             yield self.session_expired()
             return
         task = self._task
-        if task is None or not self.can_edit:
+        if task is None:
+            return
+        if not self.can_edit:
+            self.card_error = f"Comment not added: {READ_ONLY}"
             return
         try:
             data = CommentCreate(body=str(form.get("body", "")))
@@ -397,6 +407,9 @@ class CardState(BoardState):
             return
         if task is None:  # still loading: what it reads is at least as new
             return
+        if self.card_editing and not self.can_edit:  # made a viewer: the form goes, and says why
+            self.card_editing, self.card_stale, self._edit_base = False, False, None
+            self.card_error = f"Editing stopped: {READ_ONLY}"
         comments_changed = False
         for envelope in applied:
             kind, data = envelope.get("type"), envelope.get("data") or {}
