@@ -8,9 +8,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.db.models import Column, Comment, Project, ProjectMember, Role, Task
+from backend.events.outbox import record_event
 from backend.importers.trello import BoardPlan, CommentPlan
 from backend.schemas import YEAR_MAX, YEAR_MIN, ProjectCreate
 from backend.services.errors import InvalidInput, NotFound
+from backend.services.members import member_public
 from backend.services.users import find_user_by_username
 
 
@@ -81,7 +83,13 @@ def import_trello_board(
     project = Project(name=data.name, description=data.description)
     session.add(project)
     session.flush()
-    session.add(ProjectMember(project_id=project.id, user_id=owner.id, role=Role.owner))
+    membership = ProjectMember(project_id=project.id, user_id=owner.id, role=Role.owner)
+    session.add(membership)
+    session.flush()
+    # The owner's open project list shows the new board at once (it follows its user's member events).
+    record_event(
+        session, project_id=project.id, type="member.added", actor_id=owner.id, data=member_public(membership)
+    )
 
     columns = [
         Column(project_id=project.id, name=column.name, position=position, is_done=column.is_done)
