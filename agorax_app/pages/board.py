@@ -47,7 +47,6 @@ def _card_title(card: CardView) -> rx.Component:
             auto_focus=True,
             size="2",
             width="100%",
-            max_length=500,
             custom_attrs={"aria-label": "Card title"},
         ),
         # A click opens the card's dialog (renaming: the pencil, or the dialog's Edit).
