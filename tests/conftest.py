@@ -21,6 +21,7 @@ from itertools import count  # noqa: E402
 import bcrypt  # noqa: E402
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from playwright.sync_api import Browser  # noqa: E402
 from sqlalchemy import Connection, create_engine, make_url, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -28,6 +29,8 @@ from backend.api.deps import get_session  # noqa: E402
 from backend.api.main import app  # noqa: E402
 from backend.db.migrate import upgrade_database  # noqa: E402
 from backend.db.session import get_engine  # noqa: E402
+from tests.browser_support import REFLEX_ENV, WebProcess, launch_chromium  # noqa: E402
+from tests.processes import WorkerProcess  # noqa: E402
 
 _names = count(1)
 
@@ -119,3 +122,26 @@ def register(client: TestClient, username: str | None = None, password: str = "c
 @pytest.fixture
 def make_account(client: TestClient) -> Callable[..., Account]:
     return lambda username=None: register(client, username)
+
+
+# Browser tests: each module gets its own web process (and worker), and one Chromium.
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+    """Production-like: session state in Redis, so several web worker processes share the sessions."""
+    logs = tmp_path_factory.mktemp("web-logs")
+    redis_state = os.environ.get("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/1")
+    worker = WorkerProcess(logs).start()
+    server = WebProcess(logs, env={**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state})
+    try:
+        server.start(timeout=240)
+        yield server
+    finally:
+        server.stop()
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from launch_chromium()

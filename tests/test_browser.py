@@ -3,9 +3,7 @@ mode on one port, with the fan-out worker) on the real PostgreSQL, RabbitMQ and 
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,33 +13,13 @@ from playwright.sync_api import Browser, expect
 
 from backend.config import get_settings
 from backend.security import create_access_token, decode_access_token
-from tests.browser_support import REFLEX_ENV, Client, WebProcess, column, launch_chromium, open_board, sign_in
+from tests.browser_support import Client, WebProcess, column, open_board, sign_in
 from tests.conftest import unique
-from tests.processes import PYTHON, REPO_ROOT, WorkerProcess, wait_until
+from tests.processes import PYTHON, REPO_ROOT, wait_until
 
 pytestmark = pytest.mark.browser
 
 GOCD_EXPORT = REPO_ROOT.parent / "shared" / "data" / "trello" / "gocd-test-drive.json"
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
-    """Production-like: session state in Redis, so several web worker processes share the sessions."""
-    logs = tmp_path_factory.mktemp("web-logs")
-    redis_state = os.environ.get("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/1")
-    worker = WorkerProcess(logs).start()
-    server = WebProcess(logs, env={**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state})
-    try:
-        server.start(timeout=240)
-        yield server
-    finally:
-        server.stop()
-        worker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch_chromium()
 
 
 def import_gocd(rest: Client, owner: str, headers: dict[str, str]) -> int:

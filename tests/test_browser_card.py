@@ -5,7 +5,6 @@ RabbitMQ and Redis. Set AGORAX_SCREENSHOTS to a folder to keep screenshots of th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,33 +12,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser_support import REFLEX_ENV, Client, WebProcess, column, launch_chromium, open_board, sign_in
+from tests.browser_support import Client, WebProcess, column, open_board, sign_in
 from tests.conftest import unique
-from tests.processes import WorkerProcess
 
 pytestmark = pytest.mark.browser
 
 SHOTS = os.environ.get("AGORAX_SCREENSHOTS")
 DESCRIPTION = "Ship it **soon**.\n\n- [ ] write the notes\n- [x] tag the build"
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
-    logs = tmp_path_factory.mktemp("web-logs")
-    redis_state = os.environ.get("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/1")
-    worker = WorkerProcess(logs).start()
-    server = WebProcess(logs, env={**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state})
-    try:
-        server.start(timeout=240)
-        yield server
-    finally:
-        server.stop()
-        worker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch_chromium()
 
 
 def shot(page: Page, name: str) -> None:

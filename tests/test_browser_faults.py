@@ -12,7 +12,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, expect
 
-from tests.browser_support import REFLEX_ENV, Client, WebProcess, launch_chromium, open_board, sign_in
+from tests.browser_support import REFLEX_ENV, Client, WebProcess, open_board, sign_in
 from tests.conftest import unique
 from tests.processes import ApiProcess, WorkerProcess, wait_until
 
@@ -42,11 +42,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
     finally:
         server.stop()
         worker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch_chromium()
 
 
 def report_counts(

@@ -5,39 +5,18 @@ RabbitMQ and Redis. The project list follows membership and project changes with
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser_support import PASSWORD, REFLEX_ENV, Client, WebProcess, launch_chromium, sign_in
+from tests.browser_support import PASSWORD, Client, WebProcess, sign_in
 from tests.conftest import unique
-from tests.processes import WorkerProcess
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(os.environ.get("AGORAX_SCREENSHOTS", "/tmp/proj"))
-
-
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
-    logs = tmp_path_factory.mktemp("web-logs")
-    redis_state = os.environ.get("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/1")
-    worker = WorkerProcess(logs).start()
-    server = WebProcess(logs, env={**REFLEX_ENV, "REFLEX_REDIS_URL": redis_state})
-    try:
-        server.start(timeout=240)
-        yield server
-    finally:
-        server.stop()
-        worker.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch_chromium()
 
 
 def screenshot(page: Page, name: str) -> None:

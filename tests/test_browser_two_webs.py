@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from backend.config import get_settings
-from tests.browser_support import REFLEX_ENV, Client, WebProcess, launch_chromium, open_board, sign_in
+from tests.browser_support import REFLEX_ENV, Client, WebProcess, open_board, sign_in
 from tests.conftest import unique
 from tests.processes import WorkerProcess, delete_namespace, private_namespace
 from tests.test_browser_faults import report_counts
@@ -53,11 +53,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for process in reversed(started):
             process.stop()
         asyncio.run(delete_namespace(get_settings().rabbitmq_url, namespace))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch_chromium()
 
 
 def test_every_board_on_either_web_process_gets_every_event_once_in_order(
