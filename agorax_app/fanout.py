@@ -217,7 +217,7 @@ async def catch_up_lists(app: rx.App, projects_state: type[ProjectsState]) -> No
 
 
 async def relay_events_to_sessions(
-    app: rx.App, board_state: type[BoardState], projects_state: type[ProjectsState] | None = None
+    app: rx.App, board_state: type[BoardState], projects_state: type[ProjectsState]
 ) -> None:
     """Lifespan task: the Redis feed → the sessions on this process."""
     settings = get_settings()
@@ -226,16 +226,13 @@ async def relay_events_to_sessions(
     async def on_resubscribed() -> None:
         log.info("fanout_resubscribed", viewers=len(_watching), lists=len(_list_users))
         await catch_up_viewers(app, board_state)
-        if projects_state is not None:
-            await catch_up_lists(app, projects_state)
+        await catch_up_lists(app, projects_state)
 
     async for envelope in feed.listen(on_resubscribed=on_resubscribed):
         try:
             await push_to_viewers(app, envelope, board_state)
         except Exception:  # one bad session must not stop the feed for everyone else
             log.exception("fanout_push_failed", project_id=envelope.get("project_id"))
-        if projects_state is None:
-            continue
         try:
             await push_to_lists(app, envelope, projects_state)
         except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from agorax_app.components import top_bar
@@ -32,22 +34,34 @@ def _move_menu(card: CardView, column: ColumnView) -> rx.Component:
     )
 
 
+def _inline_editor(
+    *, value: rx.Var, on_change: Any, save: Any, cancel: Any, label: str, **props: Any
+) -> rx.Component:
+    """A name edited in place: Enter or leaving the field saves, Escape cancels."""
+    return rx.input(
+        value=value,
+        on_change=on_change,
+        on_blur=save,
+        on_key_down=lambda key: rx.cond(
+            key == "Enter", save(), rx.cond(key == "Escape", cancel(), rx.noop())
+        ),
+        auto_focus=True,
+        size="2",
+        custom_attrs={"aria-label": label},
+        **props,
+    )
+
+
 def _card_title(card: CardView) -> rx.Component:
     return rx.cond(
         BoardState.editing_id == card.id,
-        rx.input(
+        _inline_editor(
             value=BoardState.edit_text,
             on_change=BoardState.set_edit_text,
-            on_blur=BoardState.save_edit,
-            on_key_down=lambda key: rx.cond(
-                key == "Enter",
-                BoardState.save_edit(),
-                rx.cond(key == "Escape", BoardState.cancel_edit(), rx.noop()),
-            ),
-            auto_focus=True,
-            size="2",
+            save=BoardState.save_edit,
+            cancel=BoardState.cancel_edit,
+            label="Card title",
             width="100%",
-            custom_attrs={"aria-label": "Card title"},
         ),
         # A click opens the card's dialog (renaming: the pencil, or the dialog's Edit).
         rx.text(
@@ -225,20 +239,14 @@ def _column_menu(column: ColumnView) -> rx.Component:
 def _column_heading(column: ColumnView) -> rx.Component:
     return rx.cond(
         BoardState.renaming_column_id == column.id,
-        rx.input(
+        _inline_editor(
             value=BoardState.column_name_text,
             on_change=BoardState.set_column_name_text,
-            on_blur=BoardState.save_column_rename,
-            on_key_down=lambda key: rx.cond(
-                key == "Enter",
-                BoardState.save_column_rename(),
-                rx.cond(key == "Escape", BoardState.cancel_column_rename(), rx.noop()),
-            ),
-            auto_focus=True,
-            size="2",
+            save=BoardState.save_column_rename,
+            cancel=BoardState.cancel_column_rename,
+            label="Column name",
             max_length=200,
             flex="1",
-            custom_attrs={"aria-label": "Column name"},
         ),
         rx.heading(
             column.name,
